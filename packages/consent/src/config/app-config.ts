@@ -1,0 +1,140 @@
+/**
+ * The one typed configuration object of a process, read from environment variables and validated
+ * at start-up. Every problem is reported (all at once) as one line naming the variable.
+ */
+import { resolve } from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface AppConfig {
+  /** Interface and port the HTTP server listens on. */
+  host: string;
+  port: number;
+  /** Public base URL of the deployment (behind a proxy, the external one). */
+  publicUrl: string;
+  /** FHIR base URL: the `aud` of access tokens. */
+  fhirBaseUrl: string;
+  /** OIDC issuer of the authorization server. */
+  issuerUrl: string;
+  database: DatabaseConfig;
+  /** Redis for state shared across instances (rate limits); undefined = in-process. */
+  redisUrl: string | undefined;
+  logLevel: LogLevel;
+  /** Seed the demo dataset on first start with an empty database (and print demo logins). */
+  demoData: boolean;
+  demoPatients: number;
+}
+
+export type DatabaseConfig =
+  | { kind: 'postgres'; url: string; poolMax: number }
+  | { kind: 'embedded'; dataDir: string };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads and validates the configuration; throws ConfigError listing every wrong setting. */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+
+  const host = read.string('HOST', '127.0.0.1');
+  const port = read.integer('PORT', 8080, 0, 65535);
+  const publicUrl = trimSlash(read.url('PUBLIC_URL', `http://localhost:${port}`, ['http:', 'https:']));
+  const fhirBaseUrl = trimSlash(read.url('FHIR_BASE_URL', `${publicUrl}/fhir`, ['http:', 'https:']));
+  const issuerUrl = trimSlash(read.url('ISSUER_URL', `${publicUrl}/auth`, ['http:', 'https:']));
+
+  const databaseUrl = read.optionalUrl('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const database: DatabaseConfig = databaseUrl
+    ? { kind: 'postgres', url: databaseUrl, poolMax: read.integer('DATABASE_POOL_MAX', 10, 1, 1000) }
+    : { kind: 'embedded', dataDir: resolve(cwd, read.string('DATA_DIR', './.data'), 'pg') };
+  const redisUrl = read.optionalUrl('REDIS_URL', ['redis:', 'rediss:']);
+  const logLevel = read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS);
+  const demoData = read.boolean('DEMO_DATA', database.kind === 'embedded');
+  const demoPatients = read.integer('DEMO_PATIENTS', 50, 0, 1_000_000);
+
+  if (problems.length) throw new ConfigError(problems);
+  return { host, port, publicUrl, fhirBaseUrl, issuerUrl, database, redisUrl, logLevel, demoData, demoPatients };
+}
+
+/** Directory holding the embedded database and generated files (demo accounts, keys). */
+export function dataDirectory(env: Env = process.env, cwd = process.cwd()): string {
+  return resolve(cwd, env['DATA_DIR'] || './.data');
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+class EnvReader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  private raw(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      this.problems.push(`${name}: expected an integer from ${min} to ${max}, got "${v}"`);
+      return fallback;
+    }
+    return Number(v);
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const v = this.raw(name)?.toLowerCase();
+    if (v === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    this.problems.push(`${name}: expected true or false, got "${v}"`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(v)) {
+      this.problems.push(`${name}: expected one of ${allowed.join(', ')}, got "${v}"`);
+      return fallback;
+    }
+    return v as T;
+  }
+
+  url(name: string, fallback: string, protocols: string[]): string {
+    return this.optionalUrl(name, protocols) ?? fallback;
+  }
+
+  optionalUrl(name: string, protocols: string[]): string | undefined {
+    const v = this.raw(name);
+    if (v === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(v);
+    } catch {
+      this.problems.push(`${name}: not a valid URL`);
+      return undefined;
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      this.problems.push(`${name}: expected a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL, got ${parsed.protocol}//…`);
+      return undefined;
+    }
+    return v;
+  }
+}

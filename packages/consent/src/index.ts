@@ -1,0 +1,11 @@
+export * from './config/app-config.js';
+export * from './db/database.js';
+export * from './db/migrations.js';
+export { consentMigrations } from './migrations/index.js';
+export { hashPassword, verifyPassword } from './accounts/password.js';
+export { generateTotpSecret, totpAt, verifyTotp } from './accounts/totp.js';
+export { createTestDatabase, type TestDatabase } from './testing/test-database.js';
+export { createLogger, type Logger } from './observability/logger.js';
+export { requestContext } from './observability/request-context.js';
+export { createAccount, countAccounts, AccountExistsError, type Account, type NewAccount } from './accounts/account-store.js';
+export { createDelegation, type NewDelegation, type DelegationBasis, type DelegationStatus } from './delegations/delegation-store.js';

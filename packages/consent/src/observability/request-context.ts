@@ -1,0 +1,44 @@
+/**
+ * Request id, access log line and HTTP metrics for every request. The logged path is the route
+ * template (e.g. /fhir/:type/:id), never the concrete URL: ids and query values can be PHI.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from './logger.js';
+
+const REQUEST_ID_RE = /^[A-Za-z0-9\-_.]{8,128}$/;
+
+export function requestContext(log: Logger, registry: Registry, service: string): Middleware {
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['service', 'method', 'route', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const total = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['service', 'method', 'route', 'status'],
+    registers: [registry],
+  });
+  return async (ctx, next) => {
+    const incoming = ctx.get('X-Request-Id');
+    const requestId = REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
+    ctx.state['requestId'] = requestId;
+    ctx.state['log'] = log.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    const start = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const route = (ctx.state['route'] as string | undefined) ?? (ctx['_matchedRoute'] as string | undefined) ?? 'unmatched';
+      const labels = { service, method: ctx.method, route, status: String(ctx.status) };
+      duration.observe(labels, seconds);
+      total.inc(labels);
+      (ctx.state['log'] as Logger).info({ method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+    }
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * `npm run import`: FHIR R4 JSON Bundles (transaction, batch, collection), single resources, and
+ * bulk-data ndjson files or folders. A bundle is all or nothing; ndjson lines are independent, so
+ * one bad line (reported with file and line) never loses the valid ones. Re-importing the same
+ * data changes nothing.
+ */
+import { createReadStream } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Knex } from 'knex';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { writeResources, type WriteResult } from '../store/resource-writer.js';
+import { resolveBundle, rewriteReferences } from './bundle-entries.js';
+import { structureErrors } from './validate-resource.js';
+
+export interface ImportProblem {
+  file: string;
+  /** `entry 3`, `line 12` or `file`. */
+  location: string;
+  message: string;
+}
+
+export interface ImportReport {
+  files: number;
+  resources: number;
+  byType: Record<string, number>;
+  created: number;
+  updated: number;
+  unchanged: number;
+  problems: ImportProblem[];
+  seconds: number;
+}
+
+export interface ImportOptions {
+  fhirBaseUrl?: string;
+  now?: Date;
+  /** Called as bytes of input are processed. */
+  onProgress?: (bytesDone: number, bytesTotal: number, resources: number) => void;
+}
+
+const NDJSON_BATCH = 1000;
+
+export async function importPath(db: Knex, path: string, options: ImportOptions = {}): Promise<ImportReport> {
+  const started = process.hrtime.bigint();
+  const files = await listFiles(path);
+  const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const report: ImportReport = { files: files.length, resources: 0, byType: {}, created: 0, updated: 0, unchanged: 0, problems: [], seconds: 0 };
+  let done = 0;
+  const progress = () => options.onProgress?.(done, total, report.resources);
+  const record = (resources: Resource[], result: WriteResult) => {
+    report.resources += resources.length;
+    report.created += result.created;
+    report.updated += result.updated;
+    report.unchanged += result.unchanged;
+    for (const r of resources) report.byType[r.resourceType] = (report.byType[r.resourceType] ?? 0) + 1;
+  };
+
+  for (const [i, file] of files.entries()) {
+    if (file.endsWith('.ndjson')) {
+      await importNdjson(db, file, options, report, record, (bytes) => {
+        done += bytes;
+        progress();
+      });
+    } else {
+      await importJsonFile(db, file, options, report, record);
+      done += sizes[i]!;
+      progress();
+    }
+  }
+  report.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return report;
+}
+
+async function importJsonFile(
+  db: Knex,
+  file: string,
+  options: ImportOptions,
+  report: ImportReport,
+  record: (r: Resource[], w: WriteResult) => void,
+): Promise<void> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    report.problems.push({ file, location: 'file', message: `not valid JSON: ${(err as Error).message}` });
+    return;
+  }
+  const doc = parsed as Resource;
+  if (!doc || typeof doc !== 'object' || typeof doc.resourceType !== 'string') {
+    report.problems.push({ file, location: 'file', message: 'not a FHIR resource (no resourceType)' });
+    return;
+  }
+  const bundle: Bundle = doc.resourceType === 'Bundle' ? (doc as Bundle) : { resourceType: 'Bundle', type: 'collection', entry: [{ resource: doc }] };
+  if (bundle.type !== 'transaction' && bundle.type !== 'batch' && bundle.type !== 'collection') {
+    report.problems.push({ file, location: 'file', message: `Bundle type ${bundle.type} cannot be imported (use transaction, batch or collection)` });
+    return;
+  }
+  const resolved = resolveBundle(bundle);
+  const problems = [...resolved.problems];
+  for (const { index, resource } of resolved.resources) {
+    for (const message of structureErrors(resource)) problems.push({ index, message });
+  }
+  if (problems.length) {
+    for (const p of problems) report.problems.push({ file, location: `entry ${p.index}`, message: p.message });
+    report.problems.push({ file, location: 'file', message: 'bundle not imported (a bundle is all or nothing)' });
+    return;
+  }
+  const resources = resolved.resources.map((r) => r.resource);
+  try {
+    await db.transaction(async (trx) => {
+      const conditional = await resolveConditional(trx, resolved.conditional);
+      const missing = [...resolved.conditional].filter((c) => !conditional.has(c));
+      if (missing.length) throw new ImportAbort(`unresolved conditional reference(s): ${missing.join(', ')}`);
+      const final = conditional.size
+        ? resources.map((r) => rewriteReferences(r, (ref) => conditional.get(ref) ?? ref) as Resource)
+        : resources;
+      record(final, await writeResources(trx, final, options));
+    });
+  } catch (err) {
+    if (!(err instanceof ImportAbort)) throw err;
+    report.problems.push({ file, location: 'file', message: `bundle not imported: ${err.message}` });
+  }
+}
+
+async function importNdjson(
+  db: Knex,
+  file: string,
+  options: ImportOptions,
+  report: ImportReport,
+  record: (r: Resource[], w: WriteResult) => void,
+  advance: (bytes: number) => void,
+): Promise<void> {
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  let batch: Resource[] = [];
+  let lineNo = 0;
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (!batch.length) return;
+    const resources = batch;
+    batch = [];
+    await db.transaction(async (trx) => record(resources, await writeResources(trx, resources, options)));
+    advance(pendingBytes);
+    pendingBytes = 0;
+  };
+  for await (const line of lines) {
+    lineNo++;
+    pendingBytes += Buffer.byteLength(line) + 1;
+    if (!line.trim()) continue;
+    let resource: Resource;
+    try {
+      resource = JSON.parse(line) as Resource;
+    } catch (err) {
+      report.problems.push({ file, location: `line ${lineNo}`, message: `not valid JSON: ${(err as Error).message}` });
+      continue;
+    }
+    const errors = !resource || typeof resource.resourceType !== 'string' ? ['not a FHIR resource (no resourceType)'] : structureErrors(resource);
+    if (!errors.length && !/^[A-Za-z0-9\-.]{1,64}$/.test(resource.id ?? '')) errors.push('resource has no valid id');
+    if (errors.length) {
+      for (const message of errors) report.problems.push({ file, location: `line ${lineNo}`, message });
+      continue;
+    }
+    batch.push(resource);
+    if (batch.length >= NDJSON_BATCH) await flush();
+  }
+  await flush();
+  advance(pendingBytes);
+}
+
+/** Conditional references (`Organization?identifier=sys|val`) to shared resources already stored. */
+async function resolveConditional(trx: Knex, refs: Set<string>): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const ref of refs) {
+    const m = /^([A-Z][A-Za-z]+)\?identifier=([^|]*)\|(.+)$/.exec(decodeURIComponent(ref));
+    if (!m) continue;
+    const [, type, system, value] = m as unknown as [string, string, string, string];
+    const rows: { resource_id: string }[] = await trx('search_token')
+      .select('resource_id')
+      .where({ resource_type: type, param: 'identifier', code: value })
+      .andWhere((q) => (system ? q.where('system', system) : q.whereNull('system')))
+      .limit(2);
+    if (rows.length === 1) out.set(ref, `${type}/${rows[0]!.resource_id}`);
+  }
+  return out;
+}
+
+class ImportAbort extends Error {}
+
+/** Files to import, shared-resource bundles first (Synthea's hospital and practitioner files) and Provenance last. */
+async function listFiles(path: string): Promise<string[]> {
+  const info = await stat(path);
+  if (info.isFile()) return [path];
+  const out: string[] = [];
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    const full = join(path, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(full)));
+    else if (/\.(json|ndjson)$/.test(entry.name)) out.push(full);
+  }
+  const rank = (f: string) => {
+    const name = basename(f);
+    if (/^(hospitalInformation|practitionerInformation)|^(Organization|Location|Practitioner|PractitionerRole|Medication)\.ndjson$/.test(name)) return 0;
+    if (/^Patient\.ndjson$/.test(name)) return 1;
+    if (/^Provenance\.ndjson$/.test(name)) return 3;
+    return 2;
+  };
+  return out.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}

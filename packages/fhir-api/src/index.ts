@@ -1,0 +1,10 @@
+export { fhirApiMigrations } from './migrations/index.js';
+export { ResourceStore, type StoredResource, type SearchResult } from './store/resource-store.js';
+export { writeResources, type WriteResult } from './store/resource-writer.js';
+export { compartmentScope, type AccessScope, type TypeAccess } from './store/access-scope.js';
+export { parseSearch } from './search/parse-search.js';
+export * from './search/search-request.js';
+export { importPath, type ImportReport, type ImportProblem } from './import/importer.js';
+export { loadFhirDefinitions } from './search/fhir-definitions.js';
+export { createFhirApp } from './http/app.js';
+export * from './demo-data/index.js';

@@ -1,0 +1,117 @@
+/**
+ * Search filters → SQL conditions on the resource row `r`, as EXISTS subqueries against the search
+ * index tables. Values are always bound parameters. https://hl7.org/fhir/R4/search.html
+ */
+import type { DateValue, Filter } from './search-request.js';
+
+export interface Sql {
+  sql: string;
+  bindings: unknown[];
+}
+
+/** Correlates an index row alias with `r` (shared resources' index rows have patient_id ''). */
+function owner(alias: string, shared: boolean): string {
+  const patient = shared ? `${alias}.patient_id = ''` : `${alias}.patient_id = r.patient_id`;
+  return `${patient} and ${alias}.resource_type = r.resource_type and ${alias}.resource_id = r.id`;
+}
+
+export function filterSql(f: Filter, shared: boolean): Sql {
+  switch (f.kind) {
+    case 'id':
+      return { sql: `r.id in (${f.values.map(() => '?').join(',')})`, bindings: f.values };
+    case 'lastUpdated': {
+      const parts = f.values.map((v) => dateCondition('r.last_updated', 'r.last_updated', v));
+      return or(parts);
+    }
+    case 'token': {
+      const parts = f.values.map((v): Sql => {
+        if (v.code === undefined) return { sql: 't.system = ?', bindings: [v.system] };
+        if (v.system === undefined) return { sql: 't.code = ?', bindings: [v.code] };
+        if (v.system === null) return { sql: 't.code = ? and t.system is null', bindings: [v.code] };
+        return { sql: 't.code = ? and t.system = ?', bindings: [v.code, v.system] };
+      });
+      const inner = or(parts);
+      return {
+        sql: `${f.not ? 'not ' : ''}exists (select 1 from search_token t where ${owner('t', shared)} and t.param = ? and ${inner.sql})`,
+        bindings: [f.param, ...inner.bindings],
+      };
+    }
+    case 'reference':
+      return {
+        sql: `exists (select 1 from search_token t where ${owner('t', shared)} and t.param = ? and t.code in (${f.values.map(() => '?').join(',')}))`,
+        bindings: [f.param, ...f.values],
+      };
+    case 'date': {
+      const inner = or(f.values.map((v) => dateCondition('d.lo', 'd.hi', v)));
+      return {
+        sql: `exists (select 1 from search_date d where ${owner('d', shared)} and d.param = ? and ${inner.sql})`,
+        bindings: [f.param, ...inner.bindings],
+      };
+    }
+    case 'string': {
+      const inner = or(
+        f.values.map((v): Sql => {
+          if (f.modifier === 'exact') return { sql: 's.value = ?', bindings: [v] };
+          const pattern = (f.modifier === 'contains' ? '%' : '') + escapeLike(v) + '%';
+          return { sql: "s.value like ? escape '\\'", bindings: [pattern] };
+        }),
+      );
+      return {
+        sql: `exists (select 1 from search_string s where ${owner('s', shared)} and s.param = ? and ${inner.sql})`,
+        bindings: [f.param, ...inner.bindings],
+      };
+    }
+  }
+}
+
+/** All filters of a set ANDed (an empty set is `true`). */
+export function andSql(filters: Filter[], shared: boolean): Sql {
+  if (!filters.length) return { sql: 'true', bindings: [] };
+  const parts = filters.map((f) => filterSql(f, shared));
+  return { sql: parts.map((p) => `(${p.sql})`).join(' and '), bindings: parts.flatMap((p) => p.bindings) };
+}
+
+export function or(parts: Sql[]): Sql {
+  if (!parts.length) return { sql: 'false', bindings: [] };
+  return { sql: `(${parts.map((p) => `(${p.sql})`).join(' or ')})`, bindings: parts.flatMap((p) => p.bindings) };
+}
+
+/**
+ * FHIR date comparison between the resource's range [lo, hi] and the parameter's range [pl, ph]
+ * (both inclusive). https://hl7.org/fhir/R4/search.html#prefix
+ */
+function dateCondition(lo: string, hi: string, v: DateValue): Sql {
+  const pl = v.lo.toISOString();
+  const ph = v.hi.toISOString();
+  const ts = '?::timestamptz';
+  switch (v.prefix) {
+    case 'eq':
+      return { sql: `${lo} >= ${ts} and ${hi} <= ${ts}`, bindings: [pl, ph] };
+    case 'ne':
+      return { sql: `not (${lo} >= ${ts} and ${hi} <= ${ts})`, bindings: [pl, ph] };
+    case 'gt':
+      return { sql: `${hi} > ${ts}`, bindings: [ph] };
+    case 'lt':
+      return { sql: `${lo} < ${ts}`, bindings: [pl] };
+    case 'ge':
+      return { sql: `${hi} >= ${ts}`, bindings: [pl] };
+    case 'le':
+      return { sql: `${lo} <= ${ts}`, bindings: [ph] };
+    case 'sa':
+      return { sql: `${lo} > ${ts}`, bindings: [ph] };
+    case 'eb':
+      return { sql: `${hi} < ${ts}`, bindings: [pl] };
+    case 'ap': {
+      // Approximately: overlaps the value widened by 10% of its distance from now (at least a day).
+      const margin = Math.max(86_400_000, Math.abs(Date.now() - v.lo.getTime()) * 0.1);
+      return {
+        sql: `${lo} <= ${ts} and ${hi} >= ${ts}`,
+        bindings: [new Date(v.hi.getTime() + margin).toISOString(), new Date(v.lo.getTime() - margin).toISOString()],
+      };
+    }
+  }
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,61 @@
+/** Value normalization shared by index extraction (write time) and search parsing (query time). */
+
+/** FHIR string search is case- and accent-insensitive. */
+export function normalizeString(s: string): string {
+  return s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().trim();
+}
+
+/** Makes a reference comparable: relative `Type/id`, no version, base URL stripped. */
+export function normalizeReference(ref: string, fhirBaseUrl?: string): string | undefined {
+  let r = ref.trim();
+  if (fhirBaseUrl && r.startsWith(fhirBaseUrl + '/')) r = r.slice(fhirBaseUrl.length + 1);
+  const m = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(r);
+  if (!m) return undefined;
+  return `${m[1]}/${m[2]}`;
+}
+
+export interface DateRange {
+  lo: Date;
+  hi: Date;
+}
+
+const DATE_RE =
+  /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+
+/**
+ * The instant range a FHIR date, dateTime or instant covers at its precision: `2024-03` is the
+ * whole of March. Times without a zone are read as UTC. Returns undefined for malformed values.
+ */
+export function dateRange(value: string): DateRange | undefined {
+  const m = DATE_RE.exec(value.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, frac, tz] = m;
+  const year = Number(y);
+  const month = mo ? Number(mo) : undefined;
+  const day = d ? Number(d) : undefined;
+  if (month !== undefined && (month < 1 || month > 12)) return undefined;
+  if (day !== undefined && (day < 1 || day > 31)) return undefined;
+  if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || (s !== undefined && Number(s) > 59))) return undefined;
+  const offsetMs = tz && tz !== 'Z' ? (tz[0] === '-' ? -1 : 1) * (Number(tz.slice(1, 3)) * 60 + Number(tz.slice(4, 6))) * 60_000 : 0;
+  if (h === undefined) {
+    if (month === undefined) return { lo: utc(year, 0, 1), hi: new Date(utc(year + 1, 0, 1).getTime() - 1) };
+    if (day === undefined) return { lo: utc(year, month - 1, 1), hi: new Date(utc(year, month, 1).getTime() - 1) };
+    const lo = utc(year, month - 1, day);
+    if (lo.getUTCMonth() !== month - 1) return undefined;
+    return { lo, hi: new Date(lo.getTime() + 86_400_000 - 1) };
+  }
+  const ms = frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0;
+  const base = Date.UTC(year, (month ?? 1) - 1, day ?? 1, Number(h), Number(mi), s ? Number(s) : 0, ms) - offsetMs;
+  // Precision: seconds given → that second (or that millisecond with fractions); minutes → that minute.
+  const span = frac ? 1 : s !== undefined ? 1000 : 60_000;
+  return { lo: new Date(base), hi: new Date(base + span - 1) };
+}
+
+function utc(y: number, m: number, d: number): Date {
+  const dt = new Date(Date.UTC(y, m, d));
+  dt.setUTCFullYear(y);
+  return dt;
+}
+
+export const NEG_INFINITY = new Date(-8.64e15);
+export const POS_INFINITY = new Date(8.64e15);

@@ -1,0 +1,64 @@
+/** The parsed form of a FHIR search: what the SQL compiler and the access layer work on. */
+
+export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
+
+export interface TokenValue {
+  /** undefined: any system; null: no system (`|code`). */
+  system?: string | null;
+  /** undefined: any code in the system (`system|`). */
+  code?: string;
+}
+
+export interface DateValue {
+  prefix: DatePrefix;
+  lo: Date;
+  hi: Date;
+}
+
+export type Filter =
+  | { kind: 'token'; param: string; not?: boolean; values: TokenValue[] }
+  | { kind: 'reference'; param: string; values: string[] }
+  | { kind: 'date'; param: string; values: DateValue[] }
+  | { kind: 'string'; param: string; modifier?: 'exact' | 'contains'; values: string[] }
+  | { kind: 'id'; values: string[] }
+  | { kind: 'lastUpdated'; values: DateValue[] };
+
+export interface SortKey {
+  param: string; // a date parameter or _lastUpdated or _id
+  descending: boolean;
+}
+
+export interface IncludeSpec {
+  sourceType: string;
+  param: string;
+  targetType?: string;
+}
+
+export interface SearchRequest {
+  resourceType: string;
+  /** ANDed; each filter ORs its values. */
+  filters: Filter[];
+  count: number;
+  sort: SortKey[];
+  includes: IncludeSpec[];
+  revincludes: IncludeSpec[];
+  summaryCount: boolean;
+  totalMode: 'accurate' | 'none';
+  elements?: string[];
+  /** Position after which the page starts (opaque to clients). */
+  cursor?: PageCursor;
+  /** Parameters the server did not recognise (reported in lenient mode). */
+  ignored: string[];
+}
+
+export type PageCursor = { afterId: string } | { offset: number };
+
+export class SearchError extends Error {
+  constructor(
+    readonly code: 'INVALID_SEARCH_PARAMETER' | 'UNSUPPORTED_SEARCH_PARAMETER' | 'INVALID_PARAMETER_VALUE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SearchError';
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * What a caller may see, as data the store ANDs into every query it runs (search, read, count,
+ * _include, _revinclude). Built once per request by the access layer from the token, the scopes,
+ * the proxy delegation and the release policy; the store never runs a PHI query without one.
+ */
+import type { Filter } from '../search/search-request.js';
+
+export interface TypeAccess {
+  /**
+   * Alternative filter sets (OR of ANDs): a resource is visible when it satisfies every filter of
+   * at least one set. `[[]]` means unrestricted; `[]` means nothing of this type is visible.
+   */
+  anyOf: Filter[][];
+  /** Filters ANDed on top of anyOf (release policy, sensitivity exclusions). */
+  allOf?: Filter[];
+}
+
+export interface AccessScope {
+  /** Patient compartments visible to the caller. Empty = no compartment resource is visible. */
+  patientIds: readonly string[];
+  /** Per-type access; undefined = the type is not visible at all. */
+  forType(resourceType: string): TypeAccess | undefined;
+}
+
+/** Full access to the given compartments (trusted internal callers, tests of the store itself). */
+export function compartmentScope(patientIds: readonly string[]): AccessScope {
+  return { patientIds, forType: () => ({ anyOf: [[]] }) };
+}

@@ -1,0 +1,212 @@
+/**
+ * Reads and searches the resource store. Every query is built by `visibleQuery`, which ANDs the
+ * caller's AccessScope (compartments, per-type filters) into the SQL, so pages, counts, _include
+ * and _revinclude can only ever return rows the caller may see. Stored JSON is passed through as
+ * text (no parse and re-stringify on the hot path).
+ */
+import type { Knex } from 'knex';
+import { andSql, or } from '../search/filter-sql.js';
+import { isCompartmentType } from '../search/registry.js';
+import type { Filter, IncludeSpec, PageCursor, SearchRequest } from '../search/search-request.js';
+import type { AccessScope } from './access-scope.js';
+
+export interface StoredResource {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: Date;
+  /** The resource as stored, serialized JSON. */
+  json: string;
+}
+
+export interface SearchResult {
+  total?: number;
+  matches: StoredResource[];
+  included: StoredResource[];
+  next?: PageCursor;
+}
+
+interface Row {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: Date | string;
+  content: string;
+}
+
+const COLUMNS = ['r.resource_type', 'r.id', 'r.version_id', 'r.last_updated'];
+
+export class ResourceStore {
+  constructor(private readonly db: Knex) {}
+
+  async read(resourceType: string, id: string, access: AccessScope): Promise<StoredResource | undefined> {
+    const q = this.visibleQuery(resourceType, access, [{ kind: 'id', values: [id] }]);
+    if (!q) return undefined;
+    const row = (await q.select(selectColumns(this.db)).first()) as Row | undefined;
+    return row ? toStored(row) : undefined;
+  }
+
+  async search(req: SearchRequest, access: AccessScope): Promise<SearchResult> {
+    const base = () => this.visibleQuery(req.resourceType, access, req.filters);
+    const q = base();
+    if (!q) return { total: 0, matches: [], included: [] };
+    const total = req.totalMode === 'accurate' || req.summaryCount ? await this.count(base()!) : undefined;
+    if (req.summaryCount) return { ...(total !== undefined ? { total } : {}), matches: [], included: [] };
+
+    const sorted = req.sort.length > 0 && !(req.sort.length === 1 && req.sort[0]!.param === '_id' && !req.sort[0]!.descending);
+    const page = q.select(selectColumns(this.db)).limit(req.count + 1);
+    if (sorted) {
+      for (const key of req.sort) this.orderBy(page, req.resourceType, key.param, key.descending);
+      page.orderBy('r.id', 'asc');
+      const offset = req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0;
+      if (offset) page.offset(offset);
+    } else {
+      if (req.cursor && 'afterId' in req.cursor) page.where('r.id', '>', req.cursor.afterId);
+      page.orderBy('r.id', 'asc');
+    }
+    const rows = (await page) as Row[];
+    const matches = rows.slice(0, req.count).map(toStored);
+    let next: PageCursor | undefined;
+    if (rows.length > req.count) {
+      const offset = req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0;
+      next = sorted ? { offset: offset + req.count } : { afterId: matches[matches.length - 1]!.id };
+    }
+    const included = await this.includes(req, access, matches);
+    return { ...(total !== undefined ? { total } : {}), matches, included, ...(next ? { next } : {}) };
+  }
+
+  /** Every resource of the patient's compartment visible to the caller (for $everything), in pages. */
+  async *compartment(patientId: string, access: AccessScope, types: Iterable<string>, pageSize = 500): AsyncGenerator<StoredResource> {
+    if (!access.patientIds.includes(patientId)) return;
+    const narrowed: AccessScope = { patientIds: [patientId], forType: (t) => access.forType(t) };
+    for (const type of types) {
+      let after: string | undefined;
+      for (;;) {
+        const q = this.visibleQuery(type, narrowed, []);
+        if (!q) break;
+        if (after) q.where('r.id', '>', after);
+        const rows = (await q.select(selectColumns(this.db)).orderBy('r.id').limit(pageSize)) as Row[];
+        for (const row of rows) yield toStored(row);
+        if (rows.length < pageSize) break;
+        after = rows[rows.length - 1]!.id;
+      }
+    }
+  }
+
+  /**
+   * The one place PHI queries are built: type visibility, compartments and the caller's per-type
+   * filters, then the search's own filters. Returns undefined when nothing can be visible.
+   */
+  private visibleQuery(resourceType: string, access: AccessScope, filters: Filter[]): Knex.QueryBuilder | undefined {
+    const typeAccess = access.forType(resourceType);
+    if (!typeAccess || typeAccess.anyOf.length === 0) return undefined;
+    const shared = !isCompartmentType(resourceType);
+    if (!shared && access.patientIds.length === 0) return undefined;
+    const q = this.db(shared ? 'shared_resource as r' : 'resource as r').where('r.resource_type', resourceType);
+    if (!shared) {
+      q.whereIn('r.patient_id', [...access.patientIds]);
+      // A resource in several visible compartments is returned once (its lowest-keyed copy).
+      if (access.patientIds.length > 1) {
+        q.whereRaw(
+          `r.patient_id = (select min(r2.patient_id) from resource r2 where r2.resource_type = r.resource_type and r2.id = r.id and r2.patient_id in (${access.patientIds.map(() => '?').join(',')}))`,
+          [...access.patientIds],
+        );
+      }
+    }
+    if (!typeAccess.anyOf.some((set) => set.length === 0)) {
+      const restrictions = or(typeAccess.anyOf.map((set) => andSql(set, shared)));
+      q.whereRaw(restrictions.sql, restrictions.bindings as Knex.RawBinding[]);
+    }
+    const required = [...(typeAccess.allOf ?? []), ...filters];
+    if (required.length) {
+      const sql = andSql(required, shared);
+      q.whereRaw(sql.sql, sql.bindings as Knex.RawBinding[]);
+    }
+    return q;
+  }
+
+  private async count(q: Knex.QueryBuilder): Promise<number> {
+    const row = (await q.count({ n: '*' }).first()) as { n: string | number } | undefined;
+    return Number(row?.n ?? 0);
+  }
+
+  private orderBy(q: Knex.QueryBuilder, type: string, param: string, descending: boolean): void {
+    const dir = descending ? 'desc' : 'asc';
+    if (param === '_lastUpdated') {
+      q.orderBy('r.last_updated', dir);
+      return;
+    }
+    if (param === '_id') {
+      q.orderBy('r.id', dir);
+      return;
+    }
+    const shared = !isCompartmentType(type);
+    const ownerSql = shared ? "d.patient_id = ''" : 'd.patient_id = r.patient_id';
+    const agg = descending ? 'max(d.hi)' : 'min(d.lo)';
+    q.orderByRaw(
+      `(select ${agg} from search_date d where ${ownerSql} and d.resource_type = r.resource_type and d.resource_id = r.id and d.param = ?) ${dir} nulls last`,
+      [param],
+    );
+  }
+
+  private async includes(req: SearchRequest, access: AccessScope, matches: StoredResource[]): Promise<StoredResource[]> {
+    if (!matches.length || (!req.includes.length && !req.revincludes.length)) return [];
+    const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
+    const out: StoredResource[] = [];
+    const add = (rows: Row[]) => {
+      for (const row of rows) {
+        const key = `${row.resource_type}/${row.id}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          out.push(toStored(row));
+        }
+      }
+    };
+    const ids = matches.map((m) => m.id);
+    for (const inc of req.includes) {
+      for (const [type, targetIds] of await this.referencedIds(req.resourceType, inc, ids, access)) {
+        const q = this.visibleQuery(type, access, [{ kind: 'id', values: targetIds }]);
+        if (q) add((await q.select(selectColumns(this.db))) as Row[]);
+      }
+    }
+    const refs = matches.map((m) => `${m.resourceType}/${m.id}`);
+    for (const rev of req.revincludes) {
+      const q = this.visibleQuery(rev.sourceType, access, [{ kind: 'reference', param: rev.param, values: refs }]);
+      if (q) add((await q.select(selectColumns(this.db)).orderBy('r.id').limit(5000)) as Row[]);
+    }
+    return out;
+  }
+
+  /** Targets of `inc.param` references from the page's resources, grouped by type. */
+  private async referencedIds(type: string, inc: IncludeSpec, ids: string[], access: AccessScope): Promise<Map<string, string[]>> {
+    const shared = !isCompartmentType(type);
+    const q = this.db('search_token as t')
+      .distinct('t.code')
+      .where('t.resource_type', type)
+      .where('t.param', inc.param)
+      .whereIn('t.resource_id', ids);
+    if (shared) q.where('t.patient_id', '');
+    else q.whereIn('t.patient_id', [...access.patientIds]);
+    const byType = new Map<string, string[]>();
+    for (const { code } of (await q) as { code: string }[]) {
+      const [t, id] = code.split('/') as [string, string];
+      if (inc.targetType && inc.targetType !== t) continue;
+      byType.set(t, [...(byType.get(t) ?? []), id]);
+    }
+    return byType;
+  }
+}
+
+function selectColumns(db: Knex): (string | Knex.Raw)[] {
+  return [...COLUMNS, db.raw('r.content::text as content')];
+}
+
+function toStored(row: Row): StoredResource {
+  return {
+    resourceType: row.resource_type,
+    id: row.id,
+    versionId: row.version_id,
+    lastUpdated: row.last_updated instanceof Date ? row.last_updated : new Date(row.last_updated),
+    json: row.content,
+  };
+}

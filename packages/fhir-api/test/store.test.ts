@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { consentMigrations, createTestDatabase, type TestDatabase } from '@patient-access/consent';
+import { fhirApiMigrations } from '../src/migrations/index.js';
+import { parseSearch } from '../src/search/parse-search.js';
+import { compartmentScope } from '../src/store/access-scope.js';
+import { ResourceStore } from '../src/store/resource-store.js';
+import { writeResources } from '../src/store/resource-writer.js';
+import { fixtureResources, observation } from './fixtures.js';
+
+let t: TestDatabase;
+let store: ResourceStore;
+const p1 = compartmentScope(['p1']);
+const q = (type: string, query: string) => parseSearch(type, [...new URLSearchParams(query)]);
+const ids = (r: { matches: { id: string }[] }) => r.matches.map((m) => m.id);
+
+beforeAll(async () => {
+  t = await createTestDatabase([...consentMigrations, ...fhirApiMigrations]);
+  store = new ResourceStore(t.db);
+  await t.db.transaction((trx) => writeResources(trx, fixtureResources(), { now: new Date('2026-01-01T00:00:00Z') }));
+});
+afterAll(() => t.destroy());
+
+describe('compartments', () => {
+  test('a resource belongs to its subject', async () => {
+    const rows = await t.db('resource').select('patient_id').where({ resource_type: 'Observation', id: 'o2-a' });
+    expect(rows).toEqual([{ patient_id: 'p2' }]);
+  });
+  test('Provenance joins the compartments of its targets', async () => {
+    const rows = await t.db('resource').select('patient_id').where({ resource_type: 'Provenance', id: 'prov1' });
+    expect(rows).toEqual([{ patient_id: 'p1' }]);
+  });
+  test('shared resources have no patient', async () => {
+    expect(await t.db('shared_resource').where({ resource_type: 'Medication' }).count({ n: '*' }).first()).toEqual({ n: expect.anything() });
+    expect(await t.db('resource').where({ resource_type: 'Medication' }).first()).toBeUndefined();
+  });
+});
+
+describe('read', () => {
+  test('reads within the compartment', async () => {
+    const r = await store.read('Observation', 'o1-00', p1);
+    expect(JSON.parse(r!.json)).toMatchObject({ id: 'o1-00', meta: { versionId: '1' } });
+  });
+  test("another patient's resource is invisible", async () => {
+    expect(await store.read('Observation', 'o2-a', p1)).toBeUndefined();
+  });
+  test('shared resources are readable', async () => {
+    expect(await store.read('Medication', 'med1', p1)).toBeDefined();
+  });
+  test('a type the scope does not cover is invisible', async () => {
+    const scope = { patientIds: ['p1'], forType: (type: string) => (type === 'Patient' ? { anyOf: [[]] } : undefined) };
+    expect(await store.read('Observation', 'o1-00', scope)).toBeUndefined();
+  });
+});
+
+describe('search by parameter type', () => {
+  test.each([
+    ['token with system', 'Observation', 'category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs', ['o1-vital']],
+    ['token code only', 'Observation', 'code=8867-4', ['o1-vital']],
+    ['token OR values', 'Observation', 'status=preliminary,amended', ['o1-prelim']],
+    ['token :not', 'Observation', 'status:not=final', ['o1-prelim']],
+    ['token system only', 'Patient', 'identifier=urn:oid:1.2.36.146.595.217.0.1|', ['p1']],
+    ['reference Type/id', 'Observation', 'patient=Patient/p1&code=8867-4', ['o1-vital']],
+    ['reference bare id', 'Observation', 'patient=p1&code=8867-4', ['o1-vital']],
+    ['reference of other patient is empty', 'Observation', 'patient=p2', []],
+    ['date eq day', 'Observation', 'date=2024-03-02', ['o1-01']],
+    ['date gt', 'Observation', 'date=gt2024-03-11', ['o1-11', 'o1-prelim']],
+    ['date lt', 'Observation', 'date=lt2024-01-01', ['o1-vital']],
+    ['date ge and le', 'Observation', 'date=ge2024-03-02&date=le2024-03-03', ['o1-01', 'o1-02']],
+    ['date eq exact instant', 'Observation', 'date=2024-03-02T10:00:00%2B00:00', ['o1-01']],
+    ['string accent-insensitive prefix', 'Patient', 'name=nun', ['p1']],
+    ['string family exact', 'Patient', 'family:exact=núñez', ['p1']],
+    ['string contains', 'Patient', 'name:contains=ñe', ['p1']],
+    ['_id', 'Observation', '_id=o1-00,o2-a', ['o1-00']],
+    ['birthdate+name', 'Patient', 'birthdate=1980-05-01&name=ana', ['p1']],
+  ])('%s', async (_label, type, query, expected) => {
+    expect(ids(await store.search(q(type, query), p1))).toEqual(expected);
+  });
+});
+
+describe('paging, counts and includes', () => {
+  test('pages are stable and complete', async () => {
+    const seen: string[] = [];
+    let req = q('Observation', 'category=laboratory&_count=5');
+    for (;;) {
+      const page = await store.search(req, p1);
+      expect(page.total).toBe(13);
+      seen.push(...ids(page));
+      if (!page.next) break;
+      req = { ...req, cursor: page.next };
+    }
+    expect(seen).toHaveLength(13);
+    expect(new Set(seen).size).toBe(13);
+  });
+  test('sorted paging by date descending', async () => {
+    const first = await store.search(q('Observation', 'category=laboratory&_sort=-date&_count=2'), p1);
+    expect(ids(first)).toEqual(['o1-prelim', 'o1-11']);
+    const second = await store.search({ ...q('Observation', 'category=laboratory&_sort=-date&_count=2'), cursor: first.next! }, p1);
+    expect(ids(second)).toEqual(['o1-10', 'o1-09']);
+  });
+  test('_summary=count counts only the compartment', async () => {
+    const r = await store.search(q('Observation', '_summary=count'), p1);
+    expect(r).toEqual({ total: 14, matches: [], included: [] });
+  });
+  test('_include resolves shared targets', async () => {
+    const r = await store.search(q('MedicationRequest', 'intent=order&_include=MedicationRequest:medication'), p1);
+    expect(ids(r)).toEqual(['mr1']);
+    expect(r.included.map((i) => `${i.resourceType}/${i.id}`)).toEqual(['Medication/med1']);
+  });
+  test('_revinclude=Provenance:target stays in the compartment', async () => {
+    const r = await store.search(q('Observation', '_id=o1-00&_revinclude=Provenance:target'), p1);
+    expect(r.included.map((i) => i.id)).toEqual(['prov1']);
+    const other = await store.search(q('Observation', '_revinclude=Provenance:target'), p1);
+    expect(other.included.map((i) => i.id)).not.toContain('prov2');
+  });
+  test('a multi-patient scope returns each resource once', async () => {
+    const both = compartmentScope(['p1', 'p2']);
+    const r = await store.search(q('Observation', '_count=100'), both);
+    expect(r.total).toBe(15);
+    expect(new Set(ids(r)).size).toBe(15);
+  });
+  test('per-type filters narrow every query (category-restricted scope)', async () => {
+    const scope = {
+      patientIds: ['p1'],
+      forType: () => ({ anyOf: [[{ kind: 'token' as const, param: 'category', values: [{ code: 'vital-signs' }] }]] }),
+    };
+    expect(ids(await store.search(q('Observation', ''), scope))).toEqual(['o1-vital']);
+    expect(await store.read('Observation', 'o1-00', scope)).toBeUndefined();
+  });
+});
+
+describe('re-import', () => {
+  test('identical content keeps the version; changed content bumps it and reindexes', async () => {
+    const same = await t.db.transaction((trx) => writeResources(trx, [observation('o1-prelim', 'p1', { status: 'preliminary', date: '2024-04-01' })]));
+    expect(same).toEqual({ created: 0, updated: 0, unchanged: 1 });
+    const changed = await t.db.transaction((trx) => writeResources(trx, [observation('o1-prelim', 'p1', { status: 'final', date: '2024-04-01' })]));
+    expect(changed).toEqual({ created: 0, updated: 1, unchanged: 0 });
+    const r = await store.read('Observation', 'o1-prelim', p1);
+    expect(JSON.parse(r!.json).meta.versionId).toBe('2');
+    expect(ids(await store.search(q('Observation', 'status=preliminary'), p1))).toEqual([]);
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * Seeds the demo dataset through the same write path as `npm run import`, creates the demo login
+ * accounts and proxy delegations, and writes them to <data dir>/demo-accounts.json (the input file
+ * for the conformance suite and testers).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createAccount, createDelegation, type Database } from '@patient-access/consent';
+import { generateDataset, writeResources, type DemoPerson } from '@patient-access/fhir-api';
+import { demoPassword, demoTotpSecret } from './credentials.js';
+
+export interface DemoAccount {
+  username: string;
+  password: string;
+  totpSecret: string;
+  displayName: string;
+  fhirUser: string;
+  patientId: string | null;
+  actsFor: { patientId: string; relatedPersonId: string; basis: string }[];
+}
+
+export interface SeedOptions {
+  patients: number;
+  fhirBaseUrl: string;
+  accountsFile?: string;
+  now?: Date;
+}
+
+export async function seedDemo(db: Database, options: SeedOptions): Promise<{ resources: number; accounts: DemoAccount[] }> {
+  const dataset = generateDataset({ patients: options.patients });
+  const write = { fhirBaseUrl: options.fhirBaseUrl, ...(options.now ? { now: options.now } : {}) };
+  let resources = dataset.shared.length;
+  await db.transaction((trx) => writeResources(trx, dataset.shared, write));
+  const batch = 10;
+  for (let i = 0; i < dataset.patients.length; i += batch) {
+    const records = dataset.patients.slice(i, i + batch).flatMap((p) => p.resources);
+    resources += records.length;
+    await db.transaction((trx) => writeResources(trx, records, write));
+  }
+  const accounts: DemoAccount[] = [];
+  for (const person of dataset.people) accounts.push(await createDemoAccount(db, person, options.now ?? new Date()));
+  if (options.accountsFile) {
+    await mkdir(dirname(options.accountsFile), { recursive: true });
+    await writeFile(options.accountsFile, JSON.stringify({ fhirBaseUrl: options.fhirBaseUrl, accounts }, null, 2) + '\n', { mode: 0o600 });
+  }
+  return { resources, accounts };
+}
+
+async function createDemoAccount(db: Database, person: DemoPerson, now: Date): Promise<DemoAccount> {
+  const fhirUser = person.patientId
+    ? `Patient/${person.patientId}`
+    : person.practitionerId
+      ? `Practitioner/${person.practitionerId}`
+      : `RelatedPerson/${person.relatedPersons[0]!.relatedPersonId}`;
+  const password = demoPassword(person.username);
+  const totpSecret = demoTotpSecret(person.username);
+  const account = await createAccount(db, {
+    username: person.username,
+    displayName: person.displayName,
+    password,
+    totpSecret,
+    fhirUser,
+    ...(person.patientId ? { patientId: person.patientId } : {}),
+  });
+  for (const rel of person.relatedPersons) {
+    await createDelegation(db, {
+      patientId: rel.actsForPatientId,
+      proxyAccountId: account.id,
+      relatedPersonId: rel.relatedPersonId,
+      basis: rel.basis,
+      status: 'active',
+      startsAt: now,
+      verifiedBy: 'demo-seed',
+      verificationEvidence: 'demo dataset',
+    });
+  }
+  return {
+    username: account.username,
+    password,
+    totpSecret,
+    displayName: person.displayName,
+    fhirUser,
+    patientId: person.patientId ?? null,
+    actsFor: person.relatedPersons.map((r) => ({ patientId: r.actsForPatientId, relatedPersonId: r.relatedPersonId, basis: r.basis })),
+  };
+}

