@@ -1,14 +1,11 @@
-// Jest runs the TypeScript sources directly (ESM, transpiled by SWC); workspace packages resolve
-// to their src/index.ts so tests never depend on a stale build.
+// Jest runs the TypeScript sources directly as ESM (ts-jest, transpile-only: `npm test` type-checks
+// with tsc first); workspace packages resolve to their src/index.ts so tests never use a stale build.
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
-    '^.+\\.ts$': [
-      '@swc/jest',
-      { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } },
-    ],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: 'tsconfig.test.json' }],
   },
   moduleNameMapper: {
     '^@patient-access/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
