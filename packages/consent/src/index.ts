@@ -3,7 +3,7 @@ export * from './db/database.js';
 export * from './db/migrations.js';
 export { consentMigrations } from './migrations/index.js';
 export { hashPassword, verifyPassword } from './accounts/password.js';
-export { generateTotpSecret, totpAt, verifyTotp } from './accounts/totp.js';
+export { base32Encode, generateTotpSecret, totpAt, verifyTotp } from './accounts/totp.js';
 export { createTestDatabase, type TestDatabase } from './testing/test-database.js';
 export { createLogger, type Logger } from './observability/logger.js';
 export { requestContext } from './observability/request-context.js';

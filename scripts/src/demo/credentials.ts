@@ -3,9 +3,9 @@
  * be printed in the README. Only ever used for the demo dataset, never for real accounts.
  */
 import { createHmac } from 'node:crypto';
+import { base32Encode } from '@patient-access/consent';
 
 const DEMO_KEY = 'patient-access demo dataset (not a secret)';
-const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export function demoPassword(username: string): string {
   const h = createHmac('sha256', DEMO_KEY).update(`password:${username}`).digest('base64url').replace(/[-_]/g, 'x');
@@ -13,17 +13,5 @@ export function demoPassword(username: string): string {
 }
 
 export function demoTotpSecret(username: string): string {
-  const bytes = createHmac('sha256', DEMO_KEY).update(`totp:${username}`).digest().subarray(0, 20);
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const b of bytes) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += B32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  return out;
+  return base32Encode(createHmac('sha256', DEMO_KEY).update(`totp:${username}`).digest().subarray(0, 20));
 }
