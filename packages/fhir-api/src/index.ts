@@ -7,4 +7,4 @@ export * from './search/search-request.js';
 export { importPath, type ImportReport, type ImportProblem } from './import/importer.js';
 export { loadFhirDefinitions } from './search/fhir-definitions.js';
 export { createFhirApp } from './http/app.js';
-export * from './demo-data/index.js';
+export * from './seed/index.js';

@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createAccount, createDelegation, type Database } from '@patient-access/consent';
-import { generateDataset, writeResources, type DemoPerson } from '@patient-access/fhir-api';
+import { demoPeople, generatePatients, sharedResources, writeResources, type DemoPerson, type PatientRecord } from '@patient-access/fhir-api';
 import { demoPassword, demoTotpSecret } from './credentials.js';
 
 export interface DemoAccount {
@@ -27,18 +27,27 @@ export interface SeedOptions {
 }
 
 export async function seedDemo(db: Database, options: SeedOptions): Promise<{ resources: number; accounts: DemoAccount[] }> {
-  const dataset = generateDataset({ patients: options.patients });
   const write = { fhirBaseUrl: options.fhirBaseUrl, ...(options.now ? { now: options.now } : {}) };
-  let resources = dataset.shared.length;
-  await db.transaction((trx) => writeResources(trx, dataset.shared, write));
-  const batch = 10;
-  for (let i = 0; i < dataset.patients.length; i += batch) {
-    const records = dataset.patients.slice(i, i + batch).flatMap((p) => p.resources);
+  const shared = sharedResources();
+  let resources = shared.length;
+  await db.transaction((trx) => writeResources(trx, shared, write));
+  // Streamed a few patients per transaction, so 10,000 patients never sit in memory at once.
+  let batch: PatientRecord[] = [];
+  const flush = async (): Promise<void> => {
+    const records = batch.flatMap((p) => p.resources);
+    batch = [];
     resources += records.length;
-    await db.transaction((trx) => writeResources(trx, records, write));
+    if (records.length > 0) await db.transaction((trx) => writeResources(trx, records, write));
+  };
+  // Ages are relative to the day of seeding, so the 15-year-old is 15 whenever the demo is started.
+  const clinicalNow = options.now ?? new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z');
+  for (const record of generatePatients({ patients: options.patients, now: clinicalNow })) {
+    batch.push(record);
+    if (batch.length >= 10) await flush();
   }
+  await flush();
   const accounts: DemoAccount[] = [];
-  for (const person of dataset.people) accounts.push(await createDemoAccount(db, person, options.now ?? new Date()));
+  for (const person of demoPeople()) accounts.push(await createDemoAccount(db, person, options.now ?? new Date()));
   if (options.accountsFile) {
     await mkdir(dirname(options.accountsFile), { recursive: true });
     await writeFile(options.accountsFile, JSON.stringify({ fhirBaseUrl: options.fhirBaseUrl, accounts }, null, 2) + '\n', { mode: 0o600 });

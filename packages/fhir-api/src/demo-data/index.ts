@@ -1,1 +1,0 @@
-export { generateDataset, SHARED_IDS, type DatasetOptions, type DemoPerson, type GeneratedDataset, type PatientRecord } from './dataset.js';
