@@ -9,3 +9,4 @@ export { createLogger, type Logger } from './observability/logger.js';
 export { requestContext } from './observability/request-context.js';
 export { createAccount, countAccounts, AccountExistsError, type Account, type NewAccount } from './accounts/account-store.js';
 export { createDelegation, type NewDelegation, type DelegationBasis, type DelegationStatus } from './delegations/delegation-store.js';
+export * from './scopes/index.js';

@@ -1,0 +1,2 @@
+export * from './scope-grammar.js';
+export * from './scope-access.js';
