@@ -11,9 +11,10 @@ import {
   type Logger,
   type Migration,
 } from '@patient-access/consent';
+import { authServerMigrations } from '@patient-access/auth-server';
 import { fhirApiMigrations } from '@patient-access/fhir-api';
 
-export const allMigrations: Migration[] = [...consentMigrations, ...fhirApiMigrations];
+export const allMigrations: Migration[] = [...consentMigrations, ...fhirApiMigrations, ...authServerMigrations];
 
 /** Loads the configuration or exits with one clear line per wrong setting. */
 export function configOrExit(): AppConfig {

@@ -1,15 +1,15 @@
 /**
- * `npm start`: one process serving the FHIR API (and, as it lands, the authorization server) on
- * one port. Migrates, seeds the demo dataset on first start with an empty database, then listens.
+ * `npm start`: one process serving the authorization server (under /auth) and the FHIR API
+ * (under /fhir) on one port. Migrates, seeds the demo dataset on first start with an empty database, then listens.
  * SIGTERM/SIGINT: stop accepting, finish in-flight requests, close the pool.
  */
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { countAccounts, dataDirectory } from '@patient-access/consent';
-import { createFhirApp } from '@patient-access/fhir-api';
 import { seedDemo, type DemoAccount } from './demo/seed-demo.js';
 import { readFile } from 'node:fs/promises';
 import { cliLogger, configOrExit, openMigrated } from './runtime.js';
+import { createServerApp } from './server.js';
 
 const config = configOrExit();
 const log = cliLogger(config, 'patient-access');
@@ -28,7 +28,7 @@ if (config.demoData) {
   }
 }
 
-const app = createFhirApp({ config, db, log });
+const app = await createServerApp({ config, db, log });
 const server = createServer(app.callback());
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve, reject) => {
@@ -40,6 +40,8 @@ console.log(`
 Patient Access is running.
   FHIR base URL:         ${config.fhirBaseUrl}
   CapabilityStatement:   ${config.fhirBaseUrl}/metadata
+  SMART discovery:       ${config.fhirBaseUrl}/.well-known/smart-configuration
+  Authorization server:  ${config.issuerUrl} (OpenID discovery at ${config.issuerUrl}/.well-known/openid-configuration)
   Database:              ${config.database.kind === 'embedded' ? `embedded PostgreSQL (PGlite) in ${config.database.dataDir}` : 'PostgreSQL (DATABASE_URL)'}`);
 if (demoAccounts.length) {
   console.log(`\nDemo logins (demo dataset only; also in ${accountsFile}):`);

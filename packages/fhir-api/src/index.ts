@@ -8,3 +8,4 @@ export { importPath, type ImportReport, type ImportProblem } from './import/impo
 export { loadFhirDefinitions } from './search/fhir-definitions.js';
 export { createFhirApp } from './http/app.js';
 export * from './seed/index.js';
+export { patientSummaries, type PatientSummary } from './store/patient-summaries.js';

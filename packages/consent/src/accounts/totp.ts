@@ -54,10 +54,16 @@ export function totpAt(secret: string, time: Date, step = 30, digits = 6): strin
 
 /** Accepts the current step and one step either side (clock drift), constant-time per comparison. */
 export function verifyTotp(secret: string, code: string, now: Date, window = 1): boolean {
-  if (!/^\d{6}$/.test(code)) return false;
+  return matchTotpStep(secret, code, now, window) !== null;
+}
+
+/** The time step `code` belongs to (so a caller can refuse a code already used), or null. */
+export function matchTotpStep(secret: string, code: string, now: Date, window = 1): number | null {
+  if (!/^\d{6}$/.test(code)) return null;
+  const current = Math.floor(now.getTime() / 30_000);
   for (let w = -window; w <= window; w++) {
-    const expected = totpAt(secret, new Date(now.getTime() + w * 30_000));
-    if (timingSafeEqual(Buffer.from(expected), Buffer.from(code))) return true;
+    const expected = totpAt(secret, new Date((current + w) * 30_000));
+    if (timingSafeEqual(Buffer.from(expected), Buffer.from(code))) return current + w;
   }
-  return false;
+  return null;
 }

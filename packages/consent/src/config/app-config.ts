@@ -23,6 +23,18 @@ export interface AppConfig {
   /** Seed the demo dataset on first start with an empty database (and print demo logins). */
   demoData: boolean;
   demoPatients: number;
+  auth: AuthConfig;
+}
+
+export interface AuthConfig {
+  /** Access token lifetime; at most an hour so expiry backs up revocation ((g)(10) CCG). */
+  accessTokenTtlSeconds: number;
+  /** offline_access refresh token lifetime; at least 3 months (45 CFR 170.315(g)(10)(v)(A)). */
+  refreshTokenTtlDays: number;
+  /** Login session lifetime; online_access refresh tokens end with it. */
+  sessionTtlHours: number;
+  /** Secure cookies (https deployments); off only for plain-http local use. */
+  secureCookies: boolean;
 }
 
 export type DatabaseConfig =
@@ -60,8 +72,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   const demoData = read.boolean('DEMO_DATA', database.kind === 'embedded');
   const demoPatients = read.integer('DEMO_PATIENTS', 50, 0, 1_000_000);
 
+  const auth: AuthConfig = {
+    accessTokenTtlSeconds: read.integer('ACCESS_TOKEN_TTL_SECONDS', 3600, 60, 3600),
+    refreshTokenTtlDays: read.integer('REFRESH_TOKEN_TTL_DAYS', 90, 90, 3660),
+    sessionTtlHours: read.integer('SESSION_TTL_HOURS', 8, 1, 720),
+    secureCookies: read.boolean('SECURE_COOKIES', new URL(issuerUrl).protocol === 'https:'),
+  };
+
   if (problems.length) throw new ConfigError(problems);
-  return { host, port, publicUrl, fhirBaseUrl, issuerUrl, database, redisUrl, logLevel, demoData, demoPatients };
+  return { host, port, publicUrl, fhirBaseUrl, issuerUrl, database, redisUrl, logLevel, demoData, demoPatients, auth };
 }
 
 /** Directory holding the embedded database and generated files (demo accounts, keys). */

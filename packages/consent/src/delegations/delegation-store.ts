@@ -35,3 +35,74 @@ export async function createDelegation(db: Knex, d: NewDelegation): Promise<stri
   });
   return id;
 }
+
+export interface Delegation {
+  id: string;
+  patientId: string;
+  proxyAccountId: string;
+  relatedPersonId: string | null;
+  basis: DelegationBasis;
+  accessLevel: 'full' | 'limited';
+  status: DelegationStatus;
+  startsAt: Date;
+  endsAt: Date | null;
+}
+
+interface DelegationRow {
+  id: string;
+  patient_id: string;
+  proxy_account_id: string;
+  related_person_id: string | null;
+  basis: DelegationBasis;
+  access_level: 'full' | 'limited';
+  status: DelegationStatus;
+  starts_at: Date | string;
+  ends_at: Date | string | null;
+}
+
+const toDelegation = (r: DelegationRow): Delegation => ({
+  id: r.id,
+  patientId: r.patient_id,
+  proxyAccountId: r.proxy_account_id,
+  relatedPersonId: r.related_person_id,
+  basis: r.basis,
+  accessLevel: r.access_level,
+  status: r.status,
+  startsAt: new Date(r.starts_at),
+  endsAt: r.ends_at === null ? null : new Date(r.ends_at),
+});
+
+/** Delegations a proxy holds that are in force at `at` (active, started, not ended). */
+export async function delegationsInForce(db: Knex, proxyAccountId: string, at: Date): Promise<Delegation[]> {
+  const rows = (await db('proxy_delegation')
+    .where({ proxy_account_id: proxyAccountId, status: 'active' })
+    .andWhere('starts_at', '<=', at)
+    .andWhere((q) => q.whereNull('ends_at').orWhere('ends_at', '>', at))
+    .orderBy('created_at')) as DelegationRow[];
+  return rows.map(toDelegation);
+}
+
+/**
+ * Ends a delegation (revoked, suspended or expired) and, in the same transaction, every app grant
+ * approved under it (PRX-6, API-3), so no token or refresh token issued under it works afterwards.
+ */
+export async function endDelegation(
+  db: Knex,
+  patientId: string,
+  id: string,
+  status: 'revoked' | 'suspended' | 'expired',
+  reason: string,
+  at: Date = new Date(),
+): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const n = await trx('proxy_delegation')
+      .where({ patient_id: patientId, id })
+      .whereIn('status', ['requested', 'verified', 'active'])
+      .update({ status, status_reason: reason, updated_at: at });
+    if (n === 0) return false;
+    await trx('app_grant')
+      .where({ patient_id: patientId, delegation_id: id, status: 'active' })
+      .update({ status: 'revoked', status_reason: `delegation ${status}: ${reason}`, revoked_at: at });
+    return true;
+  });
+}

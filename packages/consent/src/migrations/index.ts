@@ -1,4 +1,6 @@
 import type { Migration } from '../db/migrations.js';
 import { createAccountsAndDelegations } from './202611220001_create_accounts_and_delegations.js';
+import { createAppGrants } from './202611230001_create_app_grants.js';
+import { createReleaseHolds } from './202611230002_create_release_holds.js';
 
-export const consentMigrations: Migration[] = [createAccountsAndDelegations];
+export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds];

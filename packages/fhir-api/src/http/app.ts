@@ -15,9 +15,11 @@ export interface FhirAppDeps {
   db: Database;
   log: Logger;
   metrics?: Registry;
+  /** The SMART discovery document, served at the FHIR base too (SMART App Launch 2.2 §2.1). */
+  smartConfiguration?: Record<string, unknown>;
 }
 
-export function createFhirApp({ config, db, log, metrics = new Registry() }: FhirAppDeps): Koa {
+export function createFhirApp({ config, db, log, metrics = new Registry(), smartConfiguration }: FhirAppDeps): Koa {
   if (!metrics.getSingleMetric('process_cpu_seconds_total')) collectDefaultMetrics({ register: metrics });
   const app = new Koa({ proxy: true });
   const router = new Router();
@@ -37,6 +39,12 @@ export function createFhirApp({ config, db, log, metrics = new Registry() }: Fhi
     ctx.type = 'application/fhir+json';
     ctx.body = capabilityStatement(config);
   });
+  if (smartConfiguration) {
+    router.get('/fhir/.well-known/smart-configuration', (ctx) => {
+      ctx.set('Access-Control-Allow-Origin', '*');
+      ctx.body = smartConfiguration;
+    });
+  }
   // Deny by default: no PHI is served without a verified access token.
   router.all('/fhir/{*path}', () => {
     throw new OperationOutcomeError('UNAUTHORIZED', 'A valid Bearer access token is required', {

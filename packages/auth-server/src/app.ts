@@ -1,0 +1,152 @@
+/**
+ * The authorization server as one Koa application (oidc-provider is a Koa app): SMART discovery,
+ * the interaction pages, the SMART additions to the token and introspection responses, and the
+ * rule that revoking any token of a grant ends the grant and the app's access.
+ */
+import Router from '@koa/router';
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JWK } from 'jose';
+import type Provider from 'oidc-provider';
+import { grantInForce, revokeAppGrant, type AppConfig, type Database, type Logger } from '@patient-access/consent';
+import { interactionRouter, type PatientSummary } from './interactions/routes.js';
+import { ROUTES, createProvider } from './oidc/provider.js';
+import { loadSigningKeys } from './oidc/signing-keys.js';
+import { smartConfiguration } from './smart/smart-configuration.js';
+import { OIDC_SCOPES } from './smart/smart-scopes.js';
+
+export interface AuthServerDeps {
+  config: AppConfig;
+  db: Database;
+  log: Logger;
+  now?: () => Date;
+  describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
+}
+
+const PRIVATE_JWK_FIELDS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
+
+export const SMART_STYLE = {
+  color_background: '#f6f8fa',
+  color_error: '#a40000',
+  color_highlight: '#0b5cad',
+  color_modal_backdrop: '',
+  color_success: '#1a7f37',
+  color_text: '#1b1b1b',
+  dim_border_radius: '6px',
+  dim_font_size: '16px',
+  dim_spacing_size: '16px',
+  font_family_body: 'system-ui, sans-serif',
+  font_family_heading: 'system-ui, sans-serif',
+};
+
+export async function createAuthServer(deps: AuthServerDeps): Promise<Provider> {
+  const { config, db, log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const provider = await createProvider({ config, db, now });
+  const publicKeys = (await loadSigningKeys(db, now())).map((k) => {
+    const pub: Record<string, unknown> = { ...k };
+    for (const f of PRIVATE_JWK_FIELDS) delete pub[f];
+    return pub as JWK;
+  });
+  const localKeys = createLocalJWKSet({ keys: publicKeys });
+
+  /** Our JWT access token's claims if it is one, signed by us, for this FHIR base and unexpired. */
+  const verifyAccessToken = async (token: string) => {
+    try {
+      const { payload } = await jwtVerify(token, localKeys, { issuer: config.issuerUrl, audience: config.fhirBaseUrl, typ: 'at+jwt' });
+      return payload;
+    } catch {
+      return undefined;
+    }
+  };
+
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST' || !ctx.oidc) return;
+    const body = ctx.body as Record<string, unknown> | undefined;
+
+    if (ctx.path === ROUTES.token && ctx.status === 200 && typeof body?.['access_token'] === 'string') {
+      // SMART: `scope` lists everything granted, not only the access token's resource scopes.
+      const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+      const oidcScopes = [...(source?.scopes ?? [])].filter((s) => OIDC_SCOPES.includes(s));
+      body['scope'] = [...oidcScopes, ...String(body['scope'] ?? '').split(' ')].filter(Boolean).join(' ');
+      // SMART launch context travels in the token response body.
+      const claims = decodeJwt(body['access_token']);
+      if (typeof claims['patient'] === 'string') {
+        body['patient'] = claims['patient'];
+        if (typeof claims['encounter'] === 'string') body['encounter'] = claims['encounter'];
+        body['need_patient_banner'] = true;
+        body['smart_style_url'] = `${config.issuerUrl}/smart-style.json`;
+      }
+      log.info({ event: 'token.issued', grantType: ctx.oidc.params?.['grant_type'], clientId: ctx.oidc.client?.clientId }, 'token issued');
+    }
+
+    // oidc-provider refuses to introspect or revoke JWT access tokens (it does not store them);
+    // the client is authenticated by then, so we answer for our own JWTs here.
+    const jwtRefused = body?.['error'] === 'unsupported_token_type' && ctx.oidc.client !== undefined;
+    const token = String(ctx.oidc.params?.['token'] ?? '');
+
+    if (ctx.path === ROUTES.introspection && body) {
+      if (jwtRefused) {
+        ctx.status = 200;
+        ctx.body = await introspectAccessToken(token, ctx.oidc.client!);
+      } else if (body['active'] === true) {
+        // A refresh token whose grant was revoked (app, account or delegation) is inactive.
+        const grantId = ctx.oidc.entities.RefreshToken?.grantId;
+        if (grantId && 'denied' in (await grantInForce(db, grantId, now()))) ctx.body = { active: false };
+      }
+    }
+
+    if (ctx.path === ROUTES.revocation && (ctx.status === 200 || jwtRefused)) {
+      if (jwtRefused) {
+        const claims = await verifyAccessToken(token);
+        const grantId = claims?.['grant_id'];
+        // Revoking an access token ends its grant: the app's access and refresh tokens stop at once.
+        if (typeof grantId === 'string' && claims?.['client_id'] === ctx.oidc.client!.clientId) {
+          await revokeAppGrant(db, grantId, 'access token revoked by the client', now());
+          await provider.Grant.adapter.revokeByGrantId?.(grantId);
+        }
+        ctx.status = 200;
+        ctx.body = '';
+      }
+      const refresh = ctx.oidc.entities.RefreshToken;
+      if (refresh?.grantId) await revokeAppGrant(db, refresh.grantId, 'refresh token revoked by the client', now());
+      log.info({ event: 'token.revoked', clientId: ctx.oidc.client?.clientId }, 'token revoked');
+    }
+  });
+
+  async function introspectAccessToken(token: string, client: { clientId: string; clientAuthMethod: string }): Promise<Record<string, unknown>> {
+    const claims = await verifyAccessToken(token);
+    const grantId = claims?.['grant_id'];
+    if (!claims || typeof grantId !== 'string') return { active: false };
+    // Public clients may introspect only their own tokens.
+    if (client.clientAuthMethod === 'none' && claims['client_id'] !== client.clientId) return { active: false };
+    if ('denied' in (await grantInForce(db, grantId, now()))) return { active: false };
+    return {
+      active: true,
+      scope: claims['scope'],
+      client_id: claims['client_id'],
+      exp: claims.exp,
+      iat: claims.iat,
+      sub: claims.sub,
+      iss: claims.iss,
+      aud: claims.aud,
+      fhirUser: claims['fhirUser'],
+      patient: claims['patient'],
+      ...(claims['encounter'] ? { encounter: claims['encounter'] } : {}),
+      token_type: 'Bearer',
+    };
+  }
+
+  const extras = new Router();
+  extras.get('/.well-known/smart-configuration', (ctx) => {
+    ctx.set('Access-Control-Allow-Origin', '*');
+    ctx.body = smartConfiguration(config);
+  });
+  extras.get('/smart-style.json', (ctx) => {
+    ctx.set('Access-Control-Allow-Origin', '*');
+    ctx.body = SMART_STYLE;
+  });
+  const interactions = interactionRouter({ ...deps, provider, now });
+  provider.use(extras.routes());
+  provider.use(interactions.routes());
+  return provider;
+}

@@ -1,0 +1,281 @@
+/**
+ * The person-facing steps of an authorization: sign in, second factor, whose record (the patient
+ * picker: self and the people this account is an active proxy for), and consent with scopes the
+ * person may untick. The outcome is an oidc-provider Grant plus our app grant (same id) naming the
+ * patient, the approving person and the delegation it rests on.
+ */
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+import {
+  createAppGrant,
+  delegationsInForce,
+  findAccountById,
+  verifyPasswordLogin,
+  verifyTotpLogin,
+  type AppConfig,
+  type Database,
+  type Logger,
+} from '@patient-access/consent';
+import { checkLaunch, consumeLaunch, type LaunchProblem } from '../launch/launch-store.js';
+import { describeScope } from './scope-descriptions.js';
+import { consentPage, loginPage, mfaPage, pickerPage, type PickerOption } from './views.js';
+
+export interface PatientSummary {
+  name: string;
+  birthDate?: string;
+}
+
+export interface InteractionDeps {
+  config: AppConfig;
+  db: Database;
+  log: Logger;
+  provider: Provider;
+  now: () => Date;
+  /** Display names for the picker and consent screen, read from the FHIR store. */
+  describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
+}
+
+/** What the steps remember between requests, kept in the interaction's (server-side) result. */
+interface Progress {
+  pendingMfa?: { accountId: string };
+  subject?: Subject;
+}
+
+interface Subject {
+  patientId: string;
+  /** The delegation the account acts under; absent when the patient is the account holder. */
+  delegationId?: string;
+  basis?: string;
+  encounterId?: string;
+  launchId?: string;
+}
+
+const LAUNCH_PROBLEMS: Record<LaunchProblem, string> = {
+  unknown: 'launch value is not known here',
+  expired: 'launch value has expired',
+  used: 'launch value was already used',
+  'other-user': 'launch value was issued to a different user',
+  'other-client': 'launch value was issued for a different app',
+};
+
+export function interactionRouter(deps: InteractionDeps): Router {
+  const { provider, db, now } = deps;
+  const base = new URL(deps.config.issuerUrl).pathname;
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+
+  const details = (ctx: Context) => provider.interactionDetails(ctx.req, ctx.res);
+  const progressOf = (interaction: Awaited<ReturnType<typeof details>>) => (interaction.result ?? {}) as Progress;
+  const save = (ctx: Context, progress: Progress) => provider.interactionResult(ctx.req, ctx.res, progress as InteractionResults, { mergeWithLastSubmission: false });
+  const action = (uid: string, step: string) => `${base}/interaction/${uid}/${step}`;
+  const html = (ctx: Context, body: string, status = 200) => {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = body;
+  };
+  const clientName = async (clientId: string) => {
+    const client = await provider.Client.find(clientId);
+    return (client?.['clientName'] as string | undefined) ?? clientId;
+  };
+  const finishWithError = async (ctx: Context, error: string, description: string) => {
+    await provider.interactionFinished(ctx.req, ctx.res, { error, error_description: description }, { mergeWithLastSubmission: false });
+  };
+
+  router.get('/', async (ctx) => {
+    const interaction = await details(ctx);
+    const { uid, prompt, params } = interaction;
+    const name = await clientName(String(params['client_id']));
+    if (prompt.name === 'login') {
+      const progress = progressOf(interaction);
+      html(ctx, progress.pendingMfa ? mfaPage(action(uid, 'mfa')) : loginPage(action(uid, 'login'), name));
+      return;
+    }
+    await renderConsentStep(ctx, interaction);
+  });
+
+  router.post('/login', form, async (ctx) => {
+    const interaction = await details(ctx);
+    const body = ctx.request.body as Record<string, string | undefined>;
+    const name = await clientName(String(interaction.params['client_id']));
+    const result = await verifyPasswordLogin(db, String(body['username'] ?? ''), String(body['password'] ?? ''), now());
+    if (!result.ok) {
+      deps.log.info({ event: 'login.failed', reason: result.reason }, 'login failed');
+      const message = result.reason === 'locked' ? 'Too many attempts. Try again later.' : 'The username or password is not correct.';
+      html(ctx, loginPage(action(interaction.uid, 'login'), name, message), result.reason === 'locked' ? 429 : 401);
+      return;
+    }
+    if (result.needsTotp) {
+      await save(ctx, { pendingMfa: { accountId: result.account.id } });
+      html(ctx, mfaPage(action(interaction.uid, 'mfa')));
+      return;
+    }
+    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: result.account.id } }, { mergeWithLastSubmission: false });
+  });
+
+  router.post('/mfa', form, async (ctx) => {
+    const interaction = await details(ctx);
+    const pending = progressOf(interaction).pendingMfa;
+    if (!pending) {
+      html(ctx, loginPage(action(interaction.uid, 'login'), await clientName(String(interaction.params['client_id'])), 'Please sign in first.'), 400);
+      return;
+    }
+    const code = String((ctx.request.body as Record<string, unknown>)['code'] ?? '');
+    const result = await verifyTotpLogin(db, pending.accountId, code, now());
+    if (!result.ok) {
+      deps.log.info({ event: 'mfa.failed', reason: result.reason }, 'second factor failed');
+      html(ctx, mfaPage(action(interaction.uid, 'mfa'), result.reason === 'locked' ? 'Too many attempts. Try again later.' : 'That code is not correct.'), result.reason === 'locked' ? 429 : 401);
+      return;
+    }
+    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: pending.accountId } }, { mergeWithLastSubmission: false });
+  });
+
+  router.post('/select', form, async (ctx) => {
+    const interaction = await details(ctx);
+    const accountId = interaction.session?.accountId;
+    if (!accountId) return finishWithError(ctx, 'login_required', 'the sign-in session ended');
+    const choice = String((ctx.request.body as Record<string, unknown>)['subject'] ?? '');
+    const subject = (await subjectsFor(accountId)).find((s) => subjectValue(s) === choice);
+    if (!subject) {
+      // Only people this account may act for right now can be picked; anything else is refused.
+      await renderConsentStep(ctx, interaction, 'Choose one of the listed people.');
+      return;
+    }
+    await save(ctx, { ...progressOf(interaction), subject });
+    await renderConsentStep(ctx, await details(ctx));
+  });
+
+  router.post('/consent', form, async (ctx) => {
+    const interaction = await details(ctx);
+    const { params, session } = interaction;
+    const accountId = session?.accountId;
+    if (!accountId) return finishWithError(ctx, 'login_required', 'the sign-in session ended');
+    const subject = progressOf(interaction).subject;
+    if (!subject) return renderConsentStep(ctx, interaction);
+    // Re-check: a delegation may have ended while the consent screen was open.
+    if (subject.delegationId && !(await subjectsFor(accountId)).some((s) => s.delegationId === subject.delegationId)) {
+      return finishWithError(ctx, 'access_denied', 'you can no longer act for this patient');
+    }
+    const requested = String(params['scope'] ?? '').split(' ').filter(Boolean);
+    const body = ctx.request.body as Record<string, string | string[] | undefined>;
+    const ticked = new Set([body['scope'] ?? []].flat());
+    const optional = (s: string) => isResourceScope(s) || s === 'offline_access';
+    const granted = requested.filter((s) => !optional(s) || ticked.has(s));
+    const rejected = requested.filter((s) => !granted.includes(s));
+    const clientId = String(params['client_id']);
+
+    if (subject.launchId && !(await consumeLaunch(db, subject.launchId, now()))) {
+      return finishWithError(ctx, 'invalid_request', LAUNCH_PROBLEMS.used);
+    }
+    const grant = new provider.Grant({ accountId, clientId });
+    grant.addOIDCScope(granted.filter((s) => !isResourceScope(s)).join(' '));
+    grant.addResourceScope(deps.config.fhirBaseUrl, granted.filter(isResourceScope).join(' '));
+    if (rejected.some((s) => !isResourceScope(s))) grant.rejectOIDCScope(rejected.filter((s) => !isResourceScope(s)).join(' '));
+    if (rejected.some(isResourceScope)) grant.rejectResourceScope(deps.config.fhirBaseUrl, rejected.filter(isResourceScope).join(' '));
+    const grantId = await grant.save();
+    await createAppGrant(db, {
+      id: grantId,
+      patientId: subject.patientId,
+      clientId,
+      clientName: await clientName(clientId),
+      accountId,
+      ...(subject.delegationId ? { delegationId: subject.delegationId } : {}),
+      ...(subject.encounterId ? { encounterId: subject.encounterId } : {}),
+      scope: granted.join(' '),
+    });
+    deps.log.info({ event: 'consent.granted', grantId, clientId, scopes: granted.length, rejected: rejected.length }, 'consent granted');
+    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  });
+
+  router.post('/abort', async (ctx) => {
+    await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the user denied the request' }, { mergeWithLastSubmission: false });
+  });
+
+  /** The consent step: resolve the EHR launch or pick a patient, then show the scopes. */
+  async function renderConsentStep(ctx: Context, interaction: Awaited<ReturnType<typeof details>>, pickerError?: string): Promise<void> {
+    const { uid, params, session } = interaction;
+    const accountId = session?.accountId;
+    if (!accountId) return finishWithError(ctx, 'login_required', 'the sign-in session ended');
+    const clientId = String(params['client_id']);
+    const name = await clientName(clientId);
+    let progress = progressOf(interaction);
+
+    if (!progress.subject && typeof params['launch'] === 'string') {
+      const launch = await checkLaunch(db, params['launch'], accountId, clientId, now());
+      if ('problem' in launch) return finishWithError(ctx, 'invalid_request', LAUNCH_PROBLEMS[launch.problem]);
+      const subjects = await subjectsFor(accountId);
+      const account = await findAccountById(db, accountId);
+      const viaSubject = subjects.find((s) => s.patientId === launch.patientId);
+      // A practitioner's launch opens the launched patient; anyone else must be able to act for them.
+      if (!viaSubject && !account?.fhirUser.startsWith('Practitioner/')) return finishWithError(ctx, 'access_denied', 'you cannot act for the launched patient');
+      progress = {
+        ...progress,
+        subject: { ...(viaSubject ?? { patientId: launch.patientId }), launchId: launch.id, ...(launch.encounterId ? { encounterId: launch.encounterId } : {}) },
+      };
+      await save(ctx, progress);
+    }
+
+    if (!progress.subject) {
+      const subjects = await subjectsFor(accountId);
+      if (subjects.length === 0) return finishWithError(ctx, 'access_denied', 'this account is not linked to any patient record');
+      if (subjects.length > 1 || pickerError) {
+        const names = await deps.describePatients(subjects.map((s) => s.patientId));
+        const options: PickerOption[] = subjects.map((s) => ({
+          value: subjectValue(s),
+          name: names.get(s.patientId)?.name ?? 'Unnamed patient',
+          detail: s.delegationId ? `you are their ${s.basis === 'poa' ? 'power of attorney' : s.basis}` : '(you)',
+        }));
+        html(ctx, pickerPage(action(uid, 'select'), name, options, pickerError));
+        return;
+      }
+      progress = { ...progress, subject: subjects[0]! };
+      await save(ctx, progress);
+    }
+
+    const subject = progress.subject!;
+    const names = await deps.describePatients([subject.patientId]);
+    const client = await provider.Client.find(clientId);
+    // params.scope is already the canonical read-only projection (see the aud check in provider.ts).
+    const requested = String(params['scope'] ?? '').split(' ').filter(Boolean);
+    const fixed = requested.filter((s) => !isResourceScope(s));
+    html(
+      ctx,
+      consentPage({
+        action: action(uid, 'consent'),
+        abortAction: action(uid, 'abort'),
+        client: {
+          name,
+          ...(client?.['clientUri'] ? { uri: String(client['clientUri']) } : {}),
+          ...(client?.['logoUri'] ? { logoUri: String(client['logoUri']) } : {}),
+          ...(client?.['policyUri'] ? { policyUri: String(client['policyUri']) } : {}),
+          ...(client?.['tosUri'] ? { tosUri: String(client['tosUri']) } : {}),
+        },
+        patientName: names.get(subject.patientId)?.name ?? 'the selected patient',
+        ...(subject.delegationId ? { actingAs: subject.basis === 'poa' ? 'power of attorney' : String(subject.basis) } : {}),
+        resourceScopes: requested.filter(isResourceScope).map((scope) => ({ scope, description: describeScope(scope) })),
+        offlineAccess: fixed.includes('offline_access'),
+        identity: [
+          ...(fixed.includes('openid') || fixed.includes('fhirUser') ? ['who you are'] : []),
+          ...(fixed.includes('profile') ? ['your name and username'] : []),
+        ],
+      }),
+    );
+  }
+
+  /** Whose record this account may open now: its own, then each delegation in force. */
+  async function subjectsFor(accountId: string): Promise<Subject[]> {
+    const account = await findAccountById(db, accountId);
+    if (!account || account.status !== 'active') return [];
+    const own: Subject[] = account.patientId ? [{ patientId: account.patientId }] : [];
+    const delegated = (await delegationsInForce(db, accountId, now())).map((d) => ({ patientId: d.patientId, delegationId: d.id, basis: d.basis }));
+    return [...own, ...delegated];
+  }
+
+  return router;
+}
+
+const isResourceScope = (s: string) => s.includes('/') && !s.startsWith('launch/');
+const subjectValue = (s: Subject) => (s.delegationId ? `delegation:${s.delegationId}` : `self:${s.patientId}`);

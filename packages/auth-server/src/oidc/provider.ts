@@ -1,0 +1,193 @@
+/**
+ * oidc-provider configured as a SMART App Launch 2.2 authorization server: `aud` must be the FHIR
+ * base, PKCE S256 for every client, SMART scopes projected to read-only, JWT access tokens that
+ * carry the app grant id and launch context, refresh tokens that rotate (reuse revokes the grant).
+ */
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { findAccountById, grantInForce, type AppConfig, type Database } from '@patient-access/consent';
+import { CLIENT_ASSERTION_ALGS } from '../smart/smart-configuration.js';
+import { OIDC_SCOPES, grantableScopes } from '../smart/smart-scopes.js';
+import { knexAdapterFactory } from './knex-adapter.js';
+import { SIGNING_ALG, loadSigningKeys, serverSecret } from './signing-keys.js';
+import { validateRedirectUris } from './redirect-uris.js';
+
+export const ROUTES = {
+  authorization: '/authorize',
+  token: '/token',
+  jwks: '/jwks',
+  registration: '/register',
+  introspection: '/token/introspection',
+  revocation: '/token/revocation',
+  userinfo: '/userinfo',
+  end_session: '/logout',
+} as const;
+
+export interface ProviderDeps {
+  config: AppConfig;
+  db: Database;
+  now: () => Date;
+}
+
+export async function createProvider({ config, db, now }: ProviderDeps): Promise<Provider> {
+  const fhirBase = config.fhirBaseUrl;
+  const auth = config.auth;
+  const keys = await loadSigningKeys(db, now());
+  const cookieKeys = [await serverSecret(db, 'cookie-key-1')];
+
+  const configuration: Configuration = {
+    adapter: knexAdapterFactory(db),
+    jwks: { keys: keys as NonNullable<Configuration['jwks']>['keys'] },
+    cookies: {
+      keys: cookieKeys,
+      long: { signed: true, secure: auth.secureCookies, sameSite: 'lax' },
+      short: { signed: true, secure: auth.secureCookies, sameSite: 'lax' },
+    },
+    routes: ROUTES,
+    scopes: OIDC_SCOPES,
+    claims: {
+      openid: ['sub'],
+      fhirUser: ['fhirUser'],
+      profile: ['name', 'preferred_username'],
+    },
+    // The id_token carries fhirUser itself (SMART): apps need not call userinfo.
+    conformIdTokenClaims: false,
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: CLIENT_ASSERTION_ALGS as NonNullable<Configuration['enabledJWA']>['clientAuthSigningAlgValues'],
+      idTokenSigningAlgValues: [SIGNING_ALG],
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+      id_token_signed_response_alg: SIGNING_ALG,
+    },
+    extraClientMetadata: {
+      properties: ['software_id', 'software_version', 'launch_uri'],
+      validator(_ctx, key, _value, metadata) {
+        if (key === 'software_id') validateRedirectUris(metadata);
+      },
+    },
+    extraParams: {
+      // SMART: `aud` must name this FHIR server, or nothing is issued.
+      aud(ctx: KoaContextWithOIDC, value: string | undefined) {
+        if (ctx.oidc.route !== 'authorization') return;
+        if (!value) throw new errors.InvalidRequest('aud is required: set it to the FHIR base URL');
+        if (value.replace(/\/+$/, '') !== fhirBase) throw new errors.InvalidRequest(`aud must be the FHIR base URL ${fhirBase}`);
+        // Project the requested scopes to what a read-only server can grant, before any prompt sees
+        // them. From the raw request: oidc-provider drops offline_access without prompt=consent
+        // (an OpenID Connect rule SMART apps do not follow).
+        const raw = (ctx.oidc.body?.['scope'] ?? ctx.query['scope'] ?? ctx.oidc.params!['scope']) as string | undefined;
+        const refreshable = ctx.oidc.client?.grantTypeAllowed('refresh_token') ?? false;
+        const scopes = grantableScopes(raw).all.split(' ').filter((s) => s && (refreshable || !s.endsWith('_access')));
+        ctx.oidc.params!['scope'] = scopes.join(' ') || undefined;
+      },
+      launch(ctx: KoaContextWithOIDC, value: string | undefined) {
+        if (ctx.oidc.route !== 'authorization') return;
+        if (value !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(value)) throw new errors.InvalidRequest('launch is not a launch value issued here');
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      registration: { enabled: true, initialAccessToken: false },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
+      // A public client may introspect or revoke only its own tokens; confidential clients (and
+      // resource servers registered as such) may introspect any token presented to them.
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
+      clientCredentials: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => fhirBase,
+        useGrantedResource: () => true,
+        getResourceServerInfo(ctx, resource) {
+          if (resource !== fhirBase) throw new errors.InvalidTarget();
+          const granted = ctx.oidc.entities.Grant?.getResourceScope(fhirBase) ?? '';
+          const requested = grantableScopes(`${ctx.oidc.params?.['scope'] ?? ''} ${granted}`).resource;
+          return {
+            scope: requested.join(' '),
+            audience: fhirBase,
+            accessTokenTTL: auth.accessTokenTtlSeconds,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: SIGNING_ALG } },
+          };
+        },
+      },
+    },
+    async findAccount(_ctx, sub) {
+      const account = await findAccountById(db, sub);
+      if (!account || account.status !== 'active') return undefined;
+      return {
+        accountId: account.id,
+        claims: () => ({
+          sub: account.id,
+          fhirUser: `${fhirBase}/${account.fhirUser}`,
+          name: account.displayName,
+          preferred_username: account.username,
+        }),
+      };
+    },
+    // Every authorization asks again: the person picks whose record, and which scopes, each time.
+    loadExistingGrant: async (ctx) => {
+      const grantId = ctx.oidc.result?.consent?.grantId;
+      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+    },
+    // Runs whenever an access token is minted (code exchange and every refresh): a grant that was
+    // revoked, or whose account or delegation ended, gets nothing more (API-3, PRX-6).
+    async extraTokenClaims(_ctx, token) {
+      if (token.kind === 'ClientCredentials' || !token.grantId) return undefined;
+      const inForce = await grantInForce(db, token.grantId, now());
+      if ('denied' in inForce) throw new errors.InvalidGrant(`grant is no longer in force (${inForce.denied})`);
+      const grant = inForce.grant;
+      const account = await findAccountById(db, grant.accountId);
+      return {
+        patient: grant.patientId,
+        ...(grant.encounterId ? { encounter: grant.encounterId } : {}),
+        ...(account ? { fhirUser: `${fhirBase}/${account.fhirUser}` } : {}),
+        grant_id: grant.id,
+      };
+    },
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || code.scopes.has('online_access')),
+    // online_access refresh tokens end with the login session; offline_access ones outlive it.
+    expiresWithSession: async (_ctx, code) => !code.scopes.has('offline_access'),
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: auth.accessTokenTtlSeconds,
+      AuthorizationCode: 60,
+      ClientCredentials: Math.min(auth.accessTokenTtlSeconds, 300),
+      IdToken: 3600,
+      Interaction: 30 * 60,
+      Session: auth.sessionTtlHours * 3600,
+      Grant: auth.refreshTokenTtlDays * 86_400,
+      // (g)(10)(v)(A): at least three months for offline access, renewed on every refresh.
+      RefreshToken: (_ctx, token) => (token.scopes.has('offline_access') ? auth.refreshTokenTtlDays * 86_400 : auth.sessionTtlHours * 3600),
+    },
+    interactions: { url: (_ctx, interaction) => `${new URL(config.issuerUrl).pathname}/interaction/${interaction.uid}` },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = errorPage(out.error ?? 'error', out.error_description ?? '');
+    },
+    clientBasedCORS: () => true,
+  };
+
+  const provider = new Provider(config.issuerUrl, configuration);
+  provider.proxy = true;
+
+  return provider;
+}
+
+function errorPage(error: string, description: string): string {
+  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization error</title></head><body><main><h1>Authorization error</h1><p><code>${esc(error)}</code></p><p>${esc(description)}</p></main></body></html>`;
+}

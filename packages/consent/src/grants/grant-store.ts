@@ -1,0 +1,153 @@
+/**
+ * App grants (issue: consent): written by the authorization server when a person approves an app,
+ * read on every FHIR request to confirm the grant, its account and the delegation behind it are
+ * still in force (API-3, PRX-6: revoking any of them ends access at once).
+ */
+import type { Knex } from 'knex';
+import type { DelegationBasis } from '../delegations/delegation-store.js';
+
+export interface NewAppGrant {
+  id: string;
+  patientId: string;
+  clientId: string;
+  clientName?: string;
+  accountId: string;
+  delegationId?: string;
+  scope: string;
+  encounterId?: string;
+}
+
+export interface AppGrant {
+  id: string;
+  patientId: string;
+  clientId: string;
+  clientName: string | null;
+  accountId: string;
+  delegationId: string | null;
+  scope: string;
+  encounterId: string | null;
+  status: 'active' | 'revoked';
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+/** Why a grant no longer gives access; stable codes for the audit log. */
+export type GrantDenial = 'grant-unknown' | 'grant-revoked' | 'account-inactive' | 'delegation-inactive';
+
+/** A grant confirmed to be in force at a given time, with the delegation it rests on. */
+export interface GrantInForce {
+  grant: AppGrant;
+  delegation: { id: string; basis: DelegationBasis; accessLevel: 'full' | 'limited'; relatedPersonId: string | null } | null;
+}
+
+interface GrantRow {
+  id: string;
+  patient_id: string;
+  client_id: string;
+  client_name: string | null;
+  account_id: string;
+  delegation_id: string | null;
+  scope: string;
+  encounter_id: string | null;
+  status: 'active' | 'revoked';
+  created_at: Date | string;
+  last_used_at: Date | string | null;
+}
+
+const toGrant = (r: GrantRow): AppGrant => ({
+  id: r.id,
+  patientId: r.patient_id,
+  clientId: r.client_id,
+  clientName: r.client_name,
+  accountId: r.account_id,
+  delegationId: r.delegation_id,
+  scope: r.scope,
+  encounterId: r.encounter_id,
+  status: r.status,
+  createdAt: new Date(r.created_at),
+  lastUsedAt: r.last_used_at === null ? null : new Date(r.last_used_at),
+});
+
+export async function createAppGrant(db: Knex, g: NewAppGrant): Promise<void> {
+  await db('app_grant').insert({
+    id: g.id,
+    patient_id: g.patientId,
+    client_id: g.clientId,
+    client_name: g.clientName ?? null,
+    account_id: g.accountId,
+    delegation_id: g.delegationId ?? null,
+    scope: g.scope,
+    encounter_id: g.encounterId ?? null,
+  });
+}
+
+export async function findAppGrant(db: Knex, id: string): Promise<AppGrant | undefined> {
+  const row = (await db('app_grant').where({ id }).first()) as GrantRow | undefined;
+  return row && toGrant(row);
+}
+
+/** The grant if it, its account and its delegation are all in force at `at`; else the reason not. */
+export async function grantInForce(db: Knex, id: string, at: Date): Promise<GrantInForce | { denied: GrantDenial }> {
+  const row = (await db('app_grant as g')
+    .join('account as a', 'a.id', 'g.account_id')
+    .leftJoin('proxy_delegation as d', function joinDelegation() {
+      this.on('d.patient_id', '=', 'g.patient_id').andOn('d.id', '=', 'g.delegation_id');
+    })
+    .where('g.id', id)
+    .first(
+      'g.*',
+      'a.status as account_status',
+      'd.status as d_status',
+      'd.basis as d_basis',
+      'd.access_level as d_access_level',
+      'd.related_person_id as d_related_person_id',
+      'd.starts_at as d_starts_at',
+      'd.ends_at as d_ends_at',
+    )) as
+    | (GrantRow & {
+        account_status: string;
+        d_status: string | null;
+        d_basis: DelegationBasis | null;
+        d_access_level: 'full' | 'limited' | null;
+        d_related_person_id: string | null;
+        d_starts_at: Date | string | null;
+        d_ends_at: Date | string | null;
+      })
+    | undefined;
+  if (!row) return { denied: 'grant-unknown' };
+  if (row.status !== 'active') return { denied: 'grant-revoked' };
+  if (row.account_status !== 'active') return { denied: 'account-inactive' };
+  if (row.delegation_id === null) return { grant: toGrant(row), delegation: null };
+  // PRX-6: a grant made by a proxy lasts only while the delegation does.
+  const inWindow =
+    row.d_status === 'active' &&
+    row.d_starts_at !== null &&
+    new Date(row.d_starts_at) <= at &&
+    (row.d_ends_at === null || new Date(row.d_ends_at) > at);
+  if (!inWindow) return { denied: 'delegation-inactive' };
+  return {
+    grant: toGrant(row),
+    delegation: { id: row.delegation_id, basis: row.d_basis!, accessLevel: row.d_access_level!, relatedPersonId: row.d_related_person_id },
+  };
+}
+
+export async function touchAppGrant(db: Knex, id: string, at: Date): Promise<void> {
+  await db('app_grant').where({ id }).update({ last_used_at: at });
+}
+
+export async function revokeAppGrant(db: Knex, id: string, reason: string, at: Date = new Date()): Promise<boolean> {
+  const n = await db('app_grant').where({ id, status: 'active' }).update({ status: 'revoked', status_reason: reason, revoked_at: at });
+  return n > 0;
+}
+
+/** The apps a person approved, for their connected-apps page. */
+export async function listAppGrantsForAccount(db: Knex, accountId: string): Promise<AppGrant[]> {
+  const rows = (await db('app_grant').where({ account_id: accountId }).orderBy('created_at', 'desc')) as GrantRow[];
+  return rows.map(toGrant);
+}
+
+/** The apps with access to a patient's record, whoever approved them. */
+export async function listAppGrantsForPatient(db: Knex, patientId: string): Promise<AppGrant[]> {
+  const rows = (await db('app_grant').where({ patient_id: patientId }).orderBy('created_at', 'desc')) as GrantRow[];
+  return rows.map(toGrant);
+}

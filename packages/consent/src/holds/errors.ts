@@ -1,0 +1,115 @@
+/** Typed refusals of the hold stores, each with a stable code, the rule it enforces and an HTTP status for the admin API. */
+
+export type HoldErrorCode =
+  | 'hold-scope-required'
+  | 'unknown-field'
+  | 'practitioner-required'
+  | 'license-attestation-required'
+  | 'relationship-basis-required'
+  | 'harm-type-invalid'
+  | 'reason-required'
+  | 'end-required'
+  | 'invalid-window'
+  | 'reviewer-conflict'
+  | 'review-not-requested'
+  | 'review-already-decided'
+  | 'hold-not-active'
+  | 'not-found'
+  | 'requester-not-authorized'
+  | 'patient-request-required'
+  | 'delay-scope-invalid'
+  | 'delay-condition-invalid'
+  | 'delay-maximum-required'
+  | 'jurisdiction-required'
+  | 'code-set-required'
+  | 'citation-required'
+  | 'rule-duration-required'
+  | 'rule-expiry-required'
+  | 'rule-expired'
+  | 'invalid-input';
+
+export type HoldRuleId = 'REL-2' | 'REL-3' | 'REL-4' | 'REL-5' | 'REL-6' | 'PRX-5';
+
+const CONFLICTS: ReadonlySet<HoldErrorCode> = new Set(['reviewer-conflict', 'review-not-requested', 'review-already-decided', 'hold-not-active', 'rule-expired']);
+
+export class HoldValidationError extends Error {
+  /** 400 for a malformed or unlawful request, 404 for a missing hold, 409 for a state conflict. */
+  readonly status: 400 | 404 | 409;
+  constructor(
+    readonly code: HoldErrorCode,
+    readonly rule: HoldRuleId,
+    message: string,
+  ) {
+    super(`${message} (${rule})`);
+    this.name = 'HoldValidationError';
+    this.status = code === 'not-found' ? 404 : CONFLICTS.has(code) ? 409 : 400;
+  }
+}
+
+// Same shapes the resource store accepts (FHIR id: up to 64 of [A-Za-z0-9-.]).
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const PRACTITIONER = /^Practitioner\/[A-Za-z0-9\-.]{1,64}$/;
+
+export interface ResourceKey {
+  readonly resourceType: string;
+  readonly resourceId: string;
+}
+
+export function isFhirId(v: unknown): v is string {
+  return typeof v === 'string' && FHIR_ID.test(v);
+}
+
+export function isPractitioner(v: unknown): v is string {
+  return typeof v === 'string' && PRACTITIONER.test(v);
+}
+
+export function nonEmpty(v: unknown): v is string {
+  return typeof v === 'string' && v.trim() !== '';
+}
+
+export function isInstant(v: unknown): v is Date {
+  return v instanceof Date && !Number.isNaN(v.getTime());
+}
+
+/** Keys that would widen a hold beyond one patient's named resources (REL-2: no holds by category, code, department or age). */
+const BROADENING_KEYS = new Set(['scope', 'category', 'categories', 'code', 'codes', 'testCode', 'department', 'ageBand', 'allPatients', 'query']);
+
+/** Refuses fields a caller (often the admin API's parsed JSON) may add that the hold does not have. */
+export function rejectUnknownFields(input: object, allowed: readonly string[], rule: HoldRuleId): void {
+  for (const key of Object.keys(input)) {
+    if (allowed.includes(key)) continue;
+    if (BROADENING_KEYS.has(key)) throw new HoldValidationError('hold-scope-required', rule, `holds must name a patient and resources; "${key}" is not a hold scope`);
+    throw new HoldValidationError('unknown-field', rule, `unknown field "${key}"`);
+  }
+}
+
+/** A patient and a non-empty list of named resources, deduplicated (REL-2, REL-4). */
+export function checkPatientAndResources(patientId: unknown, resources: unknown, rule: HoldRuleId): ResourceKey[] {
+  if (!isFhirId(patientId)) throw new HoldValidationError('hold-scope-required', rule, 'holds must name a patient and resources');
+  if (!Array.isArray(resources) || resources.length === 0) throw new HoldValidationError('hold-scope-required', rule, 'holds must name a patient and resources');
+  const seen = new Map<string, ResourceKey>();
+  for (const r of resources as unknown[]) {
+    const ok =
+      typeof r === 'object' &&
+      r !== null &&
+      Object.keys(r).every((k) => k === 'resourceType' || k === 'resourceId') &&
+      typeof (r as ResourceKey).resourceType === 'string' &&
+      RESOURCE_TYPE.test((r as ResourceKey).resourceType) &&
+      isFhirId((r as ResourceKey).resourceId);
+    if (!ok) throw new HoldValidationError('hold-scope-required', rule, `holds must name a patient and resources; ${JSON.stringify(r)} is not a resource type and id`);
+    const key = r as ResourceKey;
+    seen.set(`${key.resourceType}/${key.resourceId}`, { resourceType: key.resourceType, resourceId: key.resourceId });
+  }
+  return [...seen.values()];
+}
+
+export function toDate(v: unknown): Date {
+  return v instanceof Date ? v : new Date(v as string);
+}
+
+export function toDateOrNull(v: unknown): Date | null {
+  return v === null || v === undefined ? null : toDate(v);
+}
+
+export const HOUR_MS = 3_600_000;

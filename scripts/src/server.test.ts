@@ -1,0 +1,281 @@
+/**
+ * The standalone launch end to end through HTTP (supertest, no browser): open registration, PKCE
+ * authorization with `aud`, password + TOTP, the proxy patient picker, consent with one scope
+ * unticked, code exchange, refresh rotation and reuse detection, introspection and revocation.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import request from 'supertest';
+import type TestAgent from 'supertest/lib/agent.js';
+import { decodeJwt } from 'jose';
+import { authServerMigrations } from '@patient-access/auth-server';
+import {
+  consentMigrations,
+  createAccount,
+  createDelegation,
+  createLogger,
+  createTestDatabase,
+  endDelegation,
+  loadConfig,
+  totpAt,
+  type TestDatabase,
+} from '@patient-access/consent';
+import { fhirApiMigrations, writeResources } from '@patient-access/fhir-api';
+import { createServerApp } from './server.js';
+
+const config = loadConfig({ PUBLIC_URL: 'http://localhost:8080' });
+const FHIR = config.fhirBaseUrl;
+const REDIRECT = 'http://localhost:9999/callback';
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+// Starts at the real time: oidc-provider stamps tokens with the system clock.
+let clock = new Date();
+const now = () => clock;
+
+let tdb: TestDatabase;
+let app: NonNullable<Parameters<typeof request.agent>[0]>;
+let delegationToChild: string;
+
+const pkce = () => {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+};
+
+beforeAll(async () => {
+  tdb = await createTestDatabase([...consentMigrations, ...fhirApiMigrations, ...authServerMigrations]);
+  const db = tdb.db;
+  await db.transaction((trx) =>
+    writeResources(
+      trx,
+      [
+        { resourceType: 'Patient', id: 'mom', name: [{ given: ['Maria'], family: 'Lopez' }], birthDate: '1984-03-02' },
+        { resourceType: 'Patient', id: 'kid', name: [{ given: ['Sofia'], family: 'Lopez' }], birthDate: '2018-05-01' },
+        { resourceType: 'Patient', id: 'other', name: [{ given: ['Nobody'], family: 'Else' }], birthDate: '1990-01-01' },
+      ],
+      { fhirBaseUrl: FHIR },
+    ),
+  );
+  const mom = await createAccount(db, { username: 'maria', displayName: 'Maria', password: 'correct horse', totpSecret: SECRET, fhirUser: 'Patient/mom', patientId: 'mom' });
+  delegationToChild = await createDelegation(db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+  app = (await createServerApp({ config, db, log: createLogger('silent', 'test'), now })).callback();
+});
+
+afterAll(async () => {
+  await tdb?.destroy();
+});
+
+async function register(agent: TestAgent, extra: Record<string, unknown> = {}): Promise<string> {
+  const res = await agent
+    .post('/auth/register')
+    .send({ client_name: 'Test App', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], ...extra });
+  expect(res.status).toBe(201);
+  return res.body.client_id as string;
+}
+
+interface AuthorizeOptions {
+  scope?: string;
+  aud?: string;
+  challenge?: string | null;
+  method?: string;
+  untick?: string[];
+  pick?: 'kid' | 'mom';
+}
+
+/** Drives the browser part of the flow with a cookie-keeping agent; returns the redirect back to the app. */
+async function authorize(agent: TestAgent, clientId: string, o: AuthorizeOptions = {}): Promise<URL> {
+  const { challenge } = pkce();
+  const query: Record<string, string> = {
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    scope: o.scope ?? 'launch/patient openid fhirUser offline_access patient/*.rs',
+    state: 'state-123',
+    aud: o.aud ?? FHIR,
+  };
+  if (o.challenge !== null) {
+    query['code_challenge'] = o.challenge ?? challenge;
+    query['code_challenge_method'] = o.method ?? 'S256';
+  }
+  let res = await agent.get('/auth/authorize').query(query);
+  let location = new URL(res.headers['location'] as string, 'http://localhost:8080');
+  if (!location.pathname.includes('/interaction/')) return location;
+  const interaction = location.pathname;
+
+  res = await agent.get(interaction);
+  expect(res.text).toContain('<label for="username">Username</label>');
+  res = await agent.post(`${interaction}/login`).type('form').send({ username: 'maria', password: 'correct horse' });
+  expect(res.text).toContain('Verification code');
+  // Each sign-in needs a fresh code: a code already accepted is refused (replay).
+  clock = new Date(clock.getTime() + 60_000);
+  res = await agent.post(`${interaction}/mfa`).type('form').send({ code: totpAt(SECRET, now()) });
+  // Resume, then the consent interaction (a new interaction, with its own uid).
+  let consentPath = interaction;
+  while (res.status === 303 && !String(res.headers['location']).startsWith(REDIRECT)) {
+    const next = new URL(res.headers['location'] as string, 'http://localhost:8080');
+    if (next.pathname.includes('/interaction/')) consentPath = next.pathname.replace(/\/$/, '');
+    res = await agent.get(next.pathname + next.search);
+  }
+  expect(res.text).toContain('Whose record?');
+  expect(res.text).toContain('Sofia Lopez');
+  expect(res.text).not.toContain('Nobody');
+  const subject = o.pick === 'mom' ? 'self:mom' : `delegation:${delegationToChild}`;
+  res = await agent.post(`${consentPath}/select`).type('form').send({ subject });
+  expect(res.text).toContain('Allow access?');
+  const offered = [...res.text.matchAll(/name="scope" value="([^"]+)"/g)].map((m) => m[1]!.replace(/&#42;/g, '*'));
+  const keep = offered.filter((s) => !(o.untick ?? []).includes(s));
+  res = await agent.post(`${consentPath}/consent`).type('form').send(keep.map((s) => `scope=${encodeURIComponent(s)}`).join('&') + '&decision=allow');
+  while (res.status === 303 && !String(res.headers['location']).startsWith(REDIRECT)) {
+    const next = new URL(res.headers['location'] as string, 'http://localhost:8080');
+    res = await agent.get(next.pathname + next.search);
+  }
+  return new URL(res.headers['location'] as string);
+}
+
+describe('standalone launch', () => {
+  let clientId: string;
+  let tokens: Record<string, unknown>;
+  let verifier: string;
+
+  test('registration, login with TOTP, picker, consent, code exchange', async () => {
+    const agent = request.agent(app);
+    clientId = await register(agent);
+    const p = pkce();
+    verifier = p.verifier;
+    const { challenge } = p;
+    const redirect = await authorize(agent, clientId, { challenge });
+    expect(redirect.searchParams.get('state')).toBe('state-123');
+    const code = redirect.searchParams.get('code');
+    expect(code).toBeTruthy();
+    const res = await agent.post('/auth/token').type('form').send({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+    expect(res.status).toBe(200);
+    tokens = res.body;
+    expect(tokens).toMatchObject({ token_type: 'Bearer', patient: 'kid', need_patient_banner: true, expires_in: 3600 });
+    expect(String(tokens['scope']).split(' ').sort()).toEqual(['fhirUser', 'launch/patient', 'offline_access', 'openid', 'patient/*.rs']);
+    expect(typeof tokens['refresh_token']).toBe('string');
+    expect(res.headers['cache-control']).toContain('no-store');
+    const idToken = decodeJwt(String(tokens['id_token']));
+    expect(idToken['fhirUser']).toBe(`${FHIR}/Patient/mom`);
+    const access = decodeJwt(String(tokens['access_token']));
+    expect(access).toMatchObject({ iss: config.issuerUrl, aud: FHIR, patient: 'kid', client_id: clientId, scope: 'patient/*.rs' });
+    expect(typeof access['grant_id']).toBe('string');
+  });
+
+  test('introspection reports the SMART fields', async () => {
+    const res = await request(app).post('/auth/token/introspection').type('form').send({ token: tokens['access_token'], client_id: clientId });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ active: true, client_id: clientId, patient: 'kid', fhirUser: `${FHIR}/Patient/mom`, token_type: 'Bearer', scope: 'patient/*.rs' });
+  });
+
+  test('refresh rotates; reusing a rotated refresh token revokes the family', async () => {
+    const first = await request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: tokens['refresh_token'], client_id: clientId });
+    expect(first.status).toBe(200);
+    expect(first.body.patient).toBe('kid');
+    expect(first.body.refresh_token).not.toBe(tokens['refresh_token']);
+    const reuse = await request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: tokens['refresh_token'], client_id: clientId });
+    expect(reuse.status).toBe(400);
+    expect(reuse.body.error).toBe('invalid_grant');
+    const after = await request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token, client_id: clientId });
+    expect(after.body.error).toBe('invalid_grant');
+  });
+});
+
+describe('consent narrows, refresh cannot widen, revocation is immediate', () => {
+  test('an unticked scope is not granted', async () => {
+    const agent = request.agent(app);
+    const clientId = await register(agent);
+    const { verifier, challenge } = pkce();
+    const redirect = await authorize(agent, clientId, {
+      challenge,
+      scope: 'launch/patient openid fhirUser offline_access patient/Observation.rs patient/Condition.rs',
+      untick: ['patient/Condition.rs'],
+    });
+    const res = await agent.post('/auth/token').type('form').send({ grant_type: 'authorization_code', code: redirect.searchParams.get('code'), redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+    expect(res.status).toBe(200);
+    expect(String(res.body.scope).split(' ')).toContain('patient/Observation.rs');
+    expect(String(res.body.scope).split(' ')).not.toContain('patient/Condition.rs');
+
+    const widen = await request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: res.body.refresh_token, client_id: clientId, scope: 'patient/Condition.rs' });
+    expect(widen.status).toBe(400);
+
+    const revoke = await request(app).post('/auth/token/revocation').type('form').send({ token: res.body.access_token, client_id: clientId });
+    expect(revoke.status).toBe(200);
+    const introspect = await request(app).post('/auth/token/introspection').type('form').send({ token: res.body.access_token, client_id: clientId });
+    expect(introspect.body).toEqual({ active: false });
+  });
+
+  test('write scopes are never granted; v1 scopes come back as v1', async () => {
+    const agent = request.agent(app);
+    const clientId = await register(agent);
+    const { verifier, challenge } = pkce();
+    const redirect = await authorize(agent, clientId, { challenge, scope: 'launch/patient openid patient/*.write patient/Observation.cruds patient/Condition.read' });
+    const res = await agent.post('/auth/token').type('form').send({ grant_type: 'authorization_code', code: redirect.searchParams.get('code'), redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+    expect(String(res.body.scope).split(' ').sort()).toEqual(['launch/patient', 'openid', 'patient/Condition.read', 'patient/Observation.rs']);
+  });
+
+  test('ending the delegation ends the app grant made under it (PRX-6)', async () => {
+    const agent = request.agent(app);
+    const clientId = await register(agent);
+    const { verifier, challenge } = pkce();
+    const redirect = await authorize(agent, clientId, { challenge });
+    const res = await agent.post('/auth/token').type('form').send({ grant_type: 'authorization_code', code: redirect.searchParams.get('code'), redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+    expect(res.body.patient).toBe('kid');
+    const grantId = String(decodeJwt(res.body.access_token)['grant_id']);
+    expect(grantId).toBeTruthy();
+    expect(await endDelegation(tdb.db, 'kid', delegationToChild, 'suspended', 'clinician harm determination', now())).toBe(true);
+    const refresh = await request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: res.body.refresh_token, client_id: clientId });
+    expect(refresh.body.error).toBe('invalid_grant');
+    const introspect = await request(app).post('/auth/token/introspection').type('form').send({ token: res.body.access_token, client_id: clientId });
+    expect(introspect.body).toEqual({ active: false });
+    // Restore for later tests.
+    await tdb.db('proxy_delegation').where({ id: delegationToChild }).update({ status: 'active' });
+  });
+});
+
+describe('authorization request errors', () => {
+  const cases: [string, AuthorizeOptions, RegExp][] = [
+    ['missing aud', { aud: '' }, /aud is required/],
+    ['wrong aud', { aud: 'https://evil.example/fhir' }, /aud must be the FHIR base URL/],
+    ['missing PKCE', { challenge: null }, /PKCE/],
+    ['plain PKCE', { challenge: 'a'.repeat(43), method: 'plain' }, /code_challenge_method/],
+  ];
+  test.each(cases)('%s → invalid_request redirected with state', async (_name, options, description) => {
+    const agent = request.agent(app);
+    const clientId = await register(agent);
+    const redirect = await authorize(agent, clientId, options);
+    expect(redirect.origin + redirect.pathname).toBe(REDIRECT);
+    expect(redirect.searchParams.get('error')).toBe('invalid_request');
+    expect(redirect.searchParams.get('error_description')).toMatch(description);
+    expect(redirect.searchParams.get('state')).toBe('state-123');
+  });
+
+  test('an unknown redirect_uri never redirects', async () => {
+    const agent = request.agent(app);
+    const clientId = await register(agent);
+    const res = await agent.get('/auth/authorize').query({ response_type: 'code', client_id: clientId, redirect_uri: 'https://evil.example/cb', scope: 'openid', aud: FHIR });
+    expect(res.status).toBe(400);
+    expect(res.headers['location']).toBeUndefined();
+  });
+
+  test('registration refuses wildcard and plain-http redirect URIs', async () => {
+    for (const uri of ['https://app.example/*', 'http://app.example/cb']) {
+      const res = await request(app).post('/auth/register').send({ redirect_uris: [uri], token_endpoint_auth_method: 'none' });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('invalid_redirect_uri');
+    }
+  });
+});
+
+describe('discovery', () => {
+  test('smart-configuration is served by the auth server and at the FHIR base, identically', async () => {
+    const a = await request(app).get('/auth/.well-known/smart-configuration');
+    const b = await request(app).get('/fhir/.well-known/smart-configuration');
+    expect(a.status).toBe(200);
+    expect(b.body).toEqual(a.body);
+    expect(a.body.code_challenge_methods_supported).toEqual(['S256']);
+    expect(a.body.capabilities).toEqual(expect.arrayContaining(['launch-standalone', 'context-standalone-patient', 'permission-v2', 'authorize-post']));
+    const oidc = await request(app).get('/auth/.well-known/openid-configuration');
+    expect(oidc.body.issuer).toBe(config.issuerUrl);
+    const jwks = await request(app).get('/auth/jwks');
+    expect(jwks.body.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
+    expect(jwks.body.keys[0].d).toBeUndefined();
+  });
+});

@@ -1,0 +1,39 @@
+/**
+ * The composition root: one Koa application serving the authorization server under the issuer's
+ * path (default /auth) and the FHIR API under /fhir, as one process on one port.
+ */
+import Koa, { type Middleware } from 'koa';
+import { Registry } from 'prom-client';
+import { createAuthServer, smartConfiguration } from '@patient-access/auth-server';
+import type { AppConfig, Database, Logger } from '@patient-access/consent';
+import { createFhirApp, patientSummaries } from '@patient-access/fhir-api';
+
+export interface ServerDeps {
+  config: AppConfig;
+  db: Database;
+  log: Logger;
+  now?: () => Date;
+}
+
+export async function createServerApp({ config, db, log, now }: ServerDeps): Promise<Koa> {
+  const metrics = new Registry();
+  const auth = await createAuthServer({ config, db, log, ...(now ? { now } : {}), describePatients: (ids) => patientSummaries(db, ids) });
+  const fhir = createFhirApp({ config, db, log, metrics, smartConfiguration: smartConfiguration(config) });
+  const root = new Koa({ proxy: true });
+  root.use(mountAt(new URL(config.issuerUrl).pathname, auth));
+  root.use(mountAt('', fhir));
+  return root;
+}
+
+/** Hands requests under `prefix` to `app` with the prefix stripped (oidc-provider expects that). */
+function mountAt(prefix: string, app: Koa): Middleware {
+  const handle = app.callback();
+  return async (ctx, next) => {
+    if (prefix && ctx.path !== prefix && !ctx.path.startsWith(`${prefix}/`)) return next();
+    ctx.respond = false;
+    const req = ctx.req as typeof ctx.req & { originalUrl?: string };
+    req.originalUrl = ctx.originalUrl;
+    req.url = ctx.url.slice(prefix.length) || '/';
+    await handle(req, ctx.res);
+  };
+}
