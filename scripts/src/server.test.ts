@@ -21,6 +21,7 @@ import {
   type TestDatabase,
 } from '@patient-access/consent';
 import { fhirApiMigrations, writeResources } from '@patient-access/fhir-api';
+import type { Resource } from '@medplum/fhirtypes';
 import { createServerApp } from './server.js';
 
 const config = loadConfig({ PUBLIC_URL: 'http://localhost:8080' });
@@ -34,6 +35,47 @@ const now = () => clock;
 let tdb: TestDatabase;
 let app: NonNullable<Parameters<typeof request.agent>[0]>;
 let delegationToChild: string;
+let delegationToTeen: string;
+
+/** Fifteen today: a parent proxy sees a limited record (PRX-3). */
+function teenBirthDate(): string {
+  const d = new Date();
+  return `${d.getUTCFullYear() - 15}-01-01`;
+}
+
+const LAB = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] };
+const VITALS = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] };
+const CONFIDENTIAL = [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }];
+const obs = (id: string, patient: string, status: string, category: unknown, extra: Record<string, unknown> = {}) => ({
+  resourceType: 'Observation',
+  id,
+  status,
+  category: [category],
+  code: { coding: [{ system: 'http://loinc.org', code: '718-7' }] },
+  subject: { reference: `Patient/${patient}` },
+  effectiveDateTime: '2026-10-01',
+  ...extra,
+});
+const FIXTURE_RESOURCES = [
+  obs('kid-hgb-final', 'kid', 'final', LAB),
+  obs('kid-hgb-prelim', 'kid', 'preliminary', LAB),
+  obs('kid-hgb-eie', 'kid', 'entered-in-error', LAB),
+  obs('kid-weight', 'kid', 'preliminary', VITALS),
+  obs('kid-bp', 'kid', 'final', VITALS),
+  obs('mom-hgb', 'mom', 'final', LAB),
+  obs('teen-sti', 'teen', 'final', LAB, { meta: { security: CONFIDENTIAL } }),
+  obs('teen-hgb', 'teen', 'final', LAB),
+  {
+    resourceType: 'DiagnosticReport',
+    id: 'teen-panel',
+    status: 'final',
+    code: { text: 'panel' },
+    subject: { reference: 'Patient/teen' },
+    result: [{ reference: 'Observation/teen-sti' }],
+  },
+  { resourceType: 'Immunization', id: 'teen-flu', status: 'completed', vaccineCode: { text: 'flu' }, patient: { reference: 'Patient/teen' }, occurrenceDateTime: '2026-10-01' },
+  { resourceType: 'Condition', id: 'kid-asthma', subject: { reference: 'Patient/kid' }, code: { text: 'asthma' } },
+] as Resource[];
 
 const pkce = () => {
   const verifier = randomBytes(32).toString('base64url');
@@ -50,12 +92,15 @@ beforeAll(async () => {
         { resourceType: 'Patient', id: 'mom', name: [{ given: ['Maria'], family: 'Lopez' }], birthDate: '1984-03-02' },
         { resourceType: 'Patient', id: 'kid', name: [{ given: ['Sofia'], family: 'Lopez' }], birthDate: '2018-05-01' },
         { resourceType: 'Patient', id: 'other', name: [{ given: ['Nobody'], family: 'Else' }], birthDate: '1990-01-01' },
+        { resourceType: 'Patient', id: 'teen', name: [{ given: ['Mateo'], family: 'Lopez' }], birthDate: teenBirthDate() },
+        ...FIXTURE_RESOURCES,
       ],
       { fhirBaseUrl: FHIR },
     ),
   );
   const mom = await createAccount(db, { username: 'maria', displayName: 'Maria', password: 'correct horse', totpSecret: SECRET, fhirUser: 'Patient/mom', patientId: 'mom' });
   delegationToChild = await createDelegation(db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+  delegationToTeen = await createDelegation(db, { patientId: 'teen', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
   app = (await createServerApp({ config, db, log: createLogger('silent', 'test'), now })).callback();
 });
 
@@ -77,7 +122,7 @@ interface AuthorizeOptions {
   challenge?: string | null;
   method?: string;
   untick?: string[];
-  pick?: 'kid' | 'mom';
+  pick?: 'kid' | 'mom' | 'teen';
 }
 
 /** Drives the browser part of the flow with a cookie-keeping agent; returns the redirect back to the app. */
@@ -117,7 +162,7 @@ async function authorize(agent: TestAgent, clientId: string, o: AuthorizeOptions
   expect(res.text).toContain('Whose record?');
   expect(res.text).toContain('Sofia Lopez');
   expect(res.text).not.toContain('Nobody');
-  const subject = o.pick === 'mom' ? 'self:mom' : `delegation:${delegationToChild}`;
+  const subject = o.pick === 'mom' ? 'self:mom' : o.pick === 'teen' ? `delegation:${delegationToTeen}` : `delegation:${delegationToChild}`;
   res = await agent.post(`${consentPath}/select`).type('form').send({ subject });
   expect(res.text).toContain('Allow access?');
   const offered = [...res.text.matchAll(/name="scope" value="([^"]+)"/g)].map((m) => m[1]!.replace(/&#42;/g, '*'));
@@ -277,5 +322,106 @@ describe('discovery', () => {
     const jwks = await request(app).get('/auth/jwks');
     expect(jwks.body.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
     expect(jwks.body.keys[0].d).toBeUndefined();
+  });
+});
+
+/** A complete launch: register, authorize, exchange; returns the token response. */
+async function launch(o: AuthorizeOptions = {}): Promise<Record<string, string>> {
+  const agent = request.agent(app);
+  const clientId = await register(agent);
+  const { verifier, challenge } = pkce();
+  const redirect = await authorize(agent, clientId, { ...o, challenge });
+  const res = await agent.post('/auth/token').type('form').send({ grant_type: 'authorization_code', code: redirect.searchParams.get('code'), redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+  expect(res.status).toBe(200);
+  return res.body as Record<string, string>;
+}
+
+const ids = (bundle: { entry?: { resource: { resourceType: string; id: string } }[] }) => (bundle.entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`).sort();
+
+describe('FHIR API behind the token (issue 4 pipeline)', () => {
+  let kid: Record<string, string>;
+  let teen: Record<string, string>;
+  let mom: Record<string, string>;
+  const get = (token: string, path: string) => request(app).get(`/fhir/${path}`).set('Authorization', `Bearer ${token}`);
+
+  beforeAll(async () => {
+    kid = await launch({ pick: 'kid' });
+    teen = await launch({ pick: 'teen' });
+    mom = await launch({ pick: 'mom', scope: 'launch/patient openid fhirUser patient/Observation.rs patient/Patient.rs' });
+  });
+
+  test('no token, a bad token, a token for another audience: 401 invalid_token', async () => {
+    const none = await request(app).get('/fhir/Patient/kid');
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toContain('invalid_token');
+    expect((await get('not.a.token', 'Patient/kid')).status).toBe(401);
+    const forged = kid['access_token']!.slice(0, -4) + 'AAAA';
+    expect((await get(forged, 'Patient/kid')).status).toBe(401);
+  });
+
+  test('read: own compartment 200 with no-store; other patients 404 with the same body as a missing id', async () => {
+    const own = await get(kid['access_token']!, 'Patient/kid');
+    expect(own.status).toBe(200);
+    expect(own.headers['cache-control']).toBe('no-store');
+    expect(JSON.parse(own.text).id).toBe('kid');
+    const other = await get(kid['access_token']!, 'Patient/other');
+    const missing = await get(kid['access_token']!, 'Patient/does-not-exist');
+    expect(other.status).toBe(404);
+    expect(other.body.issue[0].details.coding).toEqual(missing.body.issue[0].details.coding);
+    expect(JSON.stringify(other.body)).not.toContain('Nobody');
+    expect((await get(kid['access_token']!, 'Observation/mom-hgb')).status).toBe(404);
+  });
+
+  test('search: released results only, entered-in-error never, non-result observations as recorded (REL-4, REL-7)', async () => {
+    const res = await get(kid['access_token']!, 'Observation?patient=kid');
+    expect(res.status).toBe(200);
+    expect(res.body.total).toBe(3);
+    expect(ids(res.body)).toEqual(['Observation/kid-bp', 'Observation/kid-hgb-final', 'Observation/kid-weight']);
+    expect((await get(kid['access_token']!, 'Observation/kid-hgb-prelim')).status).toBe(404);
+    // Another patient's id in the search: nothing, not an error that confirms it exists.
+    const cross = await get(kid['access_token']!, 'Observation?patient=mom');
+    expect(cross.body.total).toBe(0);
+  });
+
+  test('a limited proxy (patient aged 12-17) sees nothing labelled, nor what references it (PRX-3)', async () => {
+    const obsRes = await get(teen['access_token']!, 'Observation?patient=teen');
+    expect(ids(obsRes.body)).toEqual(['Observation/teen-hgb']);
+    expect((await get(teen['access_token']!, 'Observation/teen-sti')).status).toBe(404);
+    const reports = await get(teen['access_token']!, 'DiagnosticReport?patient=teen');
+    expect(reports.body.total).toBe(0);
+    expect(ids(reports.body)).toEqual([]);
+    expect(ids((await get(teen['access_token']!, 'Immunization?patient=teen')).body)).toEqual(['Immunization/teen-flu']);
+    // The same records for the teen's own login would include both (covered by the policy matrix).
+  });
+
+  test('paging: next links work, and a cursor from another grant is refused', async () => {
+    const first = await get(kid['access_token']!, 'Observation?patient=kid&_count=2');
+    expect(first.body.entry).toHaveLength(2);
+    const next = first.body.link.find((l: { relation: string }) => l.relation === 'next').url as string;
+    const second = await request(app).get(new URL(next).pathname + new URL(next).search).set('Authorization', `Bearer ${kid['access_token']}`);
+    expect(second.body.entry).toHaveLength(1);
+    expect(second.body.link.find((l: { relation: string }) => l.relation === 'next')).toBeUndefined();
+    const foreign = await request(app).get(new URL(next).pathname + new URL(next).search).set('Authorization', `Bearer ${teen['access_token']}`);
+    expect(foreign.status).toBe(400);
+  });
+
+  test('POST _search returns what GET returns', async () => {
+    const viaGet = await get(kid['access_token']!, 'Observation?patient=kid&category=laboratory');
+    const viaPost = await request(app).post('/fhir/Observation/_search').set('Authorization', `Bearer ${kid['access_token']}`).type('form').send({ patient: 'kid', category: 'laboratory' });
+    expect(viaPost.status).toBe(200);
+    expect(ids(viaPost.body)).toEqual(ids(viaGet.body));
+  });
+
+  test('scopes: a type outside the granted scopes is 403 insufficient_scope', async () => {
+    const res = await get(mom['access_token']!, 'Condition?patient=mom');
+    expect(res.status).toBe(403);
+    expect(res.headers['www-authenticate']).toContain('insufficient_scope');
+    expect((await get(mom['access_token']!, 'Observation?patient=mom')).body.total).toBe(1);
+  });
+
+  test('writes are 405 whatever the token', async () => {
+    const res = await request(app).put('/fhir/Patient/kid').set('Authorization', `Bearer ${kid['access_token']}`).send({});
+    expect(res.status).toBe(405);
+    expect(res.body.resourceType).toBe('OperationOutcome');
   });
 });

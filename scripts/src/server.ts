@@ -4,7 +4,7 @@
  */
 import Koa, { type Middleware } from 'koa';
 import { Registry } from 'prom-client';
-import { createAuthServer, smartConfiguration } from '@patient-access/auth-server';
+import { createAuthServer, publishedKeyResolver, smartConfiguration } from '@patient-access/auth-server';
 import type { AppConfig, Database, Logger } from '@patient-access/consent';
 import { createFhirApp, patientSummaries } from '@patient-access/fhir-api';
 
@@ -18,7 +18,16 @@ export interface ServerDeps {
 export async function createServerApp({ config, db, log, now }: ServerDeps): Promise<Koa> {
   const metrics = new Registry();
   const auth = await createAuthServer({ config, db, log, ...(now ? { now } : {}), describePatients: (ids) => patientSummaries(db, ids) });
-  const fhir = createFhirApp({ config, db, log, metrics, smartConfiguration: smartConfiguration(config) });
+  const fhir = createFhirApp({
+    config,
+    db,
+    log,
+    metrics,
+    smartConfiguration: smartConfiguration(config),
+    // Same database as the authorization server: verify with its published keys directly.
+    tokenKeys: publishedKeyResolver(db),
+    ...(now ? { now } : {}),
+  });
   const root = new Koa({ proxy: true });
   root.use(mountAt(new URL(config.issuerUrl).pathname, auth));
   root.use(mountAt('', fhir));

@@ -4,12 +4,12 @@
  * rule that revoking any token of a grant ends the grant and the app's access.
  */
 import Router from '@koa/router';
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JWK } from 'jose';
+import { decodeJwt, jwtVerify } from 'jose';
 import type Provider from 'oidc-provider';
 import { grantInForce, revokeAppGrant, type AppConfig, type Database, type Logger } from '@patient-access/consent';
 import { interactionRouter, type PatientSummary } from './interactions/routes.js';
 import { ROUTES, createProvider } from './oidc/provider.js';
-import { loadSigningKeys } from './oidc/signing-keys.js';
+import { publishedKeyResolver } from './oidc/signing-keys.js';
 import { smartConfiguration } from './smart/smart-configuration.js';
 import { OIDC_SCOPES } from './smart/smart-scopes.js';
 
@@ -20,8 +20,6 @@ export interface AuthServerDeps {
   now?: () => Date;
   describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
 }
-
-const PRIVATE_JWK_FIELDS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
 
 export const SMART_STYLE = {
   color_background: '#f6f8fa',
@@ -41,12 +39,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<Provider> 
   const { config, db, log } = deps;
   const now = deps.now ?? (() => new Date());
   const provider = await createProvider({ config, db, now });
-  const publicKeys = (await loadSigningKeys(db, now())).map((k) => {
-    const pub: Record<string, unknown> = { ...k };
-    for (const f of PRIVATE_JWK_FIELDS) delete pub[f];
-    return pub as JWK;
-  });
-  const localKeys = createLocalJWKSet({ keys: publicKeys });
+  const localKeys = publishedKeyResolver(db);
 
   /** Our JWT access token's claims if it is one, signed by us, for this FHIR base and unexpired. */
   const verifyAccessToken = async (token: string) => {

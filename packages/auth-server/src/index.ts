@@ -2,6 +2,6 @@ export { createAuthServer, SMART_STYLE, type AuthServerDeps } from './app.js';
 export { authServerMigrations } from './migrations/index.js';
 export { smartConfiguration } from './smart/smart-configuration.js';
 export { createLaunch, checkLaunch, consumeLaunch, LAUNCH_TTL_SECONDS } from './launch/launch-store.js';
-export { rotateSigningKey, loadSigningKeys } from './oidc/signing-keys.js';
+export { rotateSigningKey, loadSigningKeys, publishedKeyResolver } from './oidc/signing-keys.js';
 export { purgeExpired } from './oidc/knex-adapter.js';
 export type { PatientSummary } from './interactions/routes.js';

@@ -4,7 +4,7 @@
  * a retired key published until every token it signed has expired.
  */
 import { randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, type JWTVerifyGetKey } from 'jose';
 import type { Knex } from 'knex';
 
 export const SIGNING_ALG = 'RS256';
@@ -66,4 +66,33 @@ export async function serverSecret(db: Knex, name: string): Promise<string> {
   const value = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
   await db('server_secret').insert({ name, value }).onConflict('name').ignore();
   return ((await db('server_secret').where({ name }).first('value')) as { value: string }).value;
+}
+
+const PRIVATE_JWK_FIELDS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
+
+/**
+ * A jose key resolver over the published keys, re-read from the database at most every
+ * `refreshMs` (and at once when a token names an unknown kid), so a rotated key verifies as
+ * soon as it is published. The FHIR API verifies tokens with it when it shares the database.
+ */
+export function publishedKeyResolver(db: Knex, refreshMs = 60_000): JWTVerifyGetKey {
+  let loaded = 0;
+  let resolver: JWTVerifyGetKey | undefined;
+  let kids = new Set<string>();
+  const reload = async () => {
+    const keys = (await loadSigningKeys(db)).map((k) => {
+      const pub: Record<string, unknown> = { ...k };
+      for (const f of PRIVATE_JWK_FIELDS) delete pub[f];
+      return pub as JWK;
+    });
+    kids = new Set(keys.map((k) => String(k.kid)));
+    resolver = createLocalJWKSet({ keys });
+    loaded = Date.now();
+  };
+  return async (header, token) => {
+    const stale = Date.now() - loaded > refreshMs;
+    const unknownKid = header.kid !== undefined && !kids.has(header.kid) && Date.now() - loaded > 1000;
+    if (!resolver || stale || unknownKid) await reload();
+    return resolver!(header, token);
+  };
 }

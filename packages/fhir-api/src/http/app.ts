@@ -1,11 +1,15 @@
 /**
- * The FHIR API's Koa application. Until token verification lands (issue: Patient Access API),
- * every PHI route denies: the only open routes are the CapabilityStatement and health checks.
+ * The FHIR API's Koa application: health, metrics, the CapabilityStatement and SMART discovery,
+ * and the read-only FHIR routes behind the token pipeline. Anything else under /fhir denies.
  */
 import Koa from 'koa';
 import Router from '@koa/router';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { JWTVerifyGetKey } from 'jose';
 import { requestContext, type AppConfig, type Database, type Logger } from '@patient-access/consent';
+import { createAccessResolver } from '../access/token-access.js';
+import { ResourceStore } from '../store/resource-store.js';
+import { fhirRoutes } from './fhir-routes.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
 import { errorBoundary } from './error-boundary.js';
 import { capabilityStatement } from './capability.js';
@@ -17,9 +21,12 @@ export interface FhirAppDeps {
   metrics?: Registry;
   /** The SMART discovery document, served at the FHIR base too (SMART App Launch 2.2 §2.1). */
   smartConfiguration?: Record<string, unknown>;
+  /** Keys that verify access tokens (the authorization server's JWKS). Without them, every PHI route denies. */
+  tokenKeys?: JWTVerifyGetKey;
+  now?: () => Date;
 }
 
-export function createFhirApp({ config, db, log, metrics = new Registry(), smartConfiguration }: FhirAppDeps): Koa {
+export function createFhirApp({ config, db, log, metrics = new Registry(), smartConfiguration, tokenKeys, now }: FhirAppDeps): Koa {
   if (!metrics.getSingleMetric('process_cpu_seconds_total')) collectDefaultMetrics({ register: metrics });
   const app = new Koa({ proxy: true });
   const router = new Router();
@@ -45,8 +52,16 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
       ctx.body = smartConfiguration;
     });
   }
-  // Deny by default: no PHI is served without a verified access token.
-  router.all('/fhir/{*path}', () => {
+  const fhir = tokenKeys
+    ? fhirRoutes({
+        store: new ResourceStore(db),
+        fhirBaseUrl: config.fhirBaseUrl,
+        resolveAccess: createAccessResolver({ db, keys: tokenKeys, issuer: config.issuerUrl, fhirBaseUrl: config.fhirBaseUrl, ...(now ? { now } : {}) }),
+      })
+    : undefined;
+  // Deny by default: without token keys no PHI route exists.
+  const denyAll = new Router();
+  denyAll.all('/fhir/{*path}', () => {
     throw new OperationOutcomeError('UNAUTHORIZED', 'A valid Bearer access token is required', {
       'WWW-Authenticate': 'Bearer error="invalid_token", error_description="A valid access token is required"',
     });
@@ -55,6 +70,6 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
   app.use(requestContext(log, metrics, 'fhir-api'));
   app.use(errorBoundary);
   app.use(router.routes());
-  app.use(router.allowedMethods());
+  app.use((fhir ?? denyAll).routes());
   return app;
 }

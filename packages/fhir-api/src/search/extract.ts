@@ -30,7 +30,30 @@ export function extractSearchRows(resource: Resource, fhirBaseUrl?: string): Sea
     }
     for (const v of values) addValue(rows, def, v, fhirBaseUrl);
   }
+  // Every reference, searchable or not, under one internal parameter: the access layer uses it to
+  // hide what points at a resource the reader may not see (PRX-3), e.g. DiagnosticReport.result.
+  for (const ref of allReferences(resource)) {
+    const norm = normalizeReference(ref, fhirBaseUrl);
+    if (norm) rows.tokens.push({ param: REFERENCES_PARAM, system: null, code: norm });
+  }
   return dedupe(rows);
+}
+
+export const REFERENCES_PARAM = '_references';
+
+function allReferences(resource: Resource): string[] {
+  const out: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node)) {
+        if (k === 'reference' && typeof v === 'string') out.push(v);
+        else if (k !== 'contained' && typeof v === 'object') walk(v);
+      }
+    }
+  };
+  walk(resource);
+  return out;
 }
 
 function addValue(rows: SearchRows, def: SearchParamDef, tv: TypedValue, base?: string): void {

@@ -2,6 +2,8 @@
  * Search filters → SQL conditions on the resource row `r`, as EXISTS subqueries against the search
  * index tables. Values are always bound parameters. https://hl7.org/fhir/R4/search.html
  */
+import { activeHoldExistsSql } from '@patient-access/consent';
+import { REFERENCES_PARAM } from './extract.js';
 import type { DateValue, Filter } from './search-request.js';
 
 export interface Sql {
@@ -17,7 +19,25 @@ function owner(alias: string, shared: boolean): string {
 
 export function filterSql(f: Filter, shared: boolean): Sql {
   switch (f.kind) {
+    case 'notHeld': {
+      // Holds attach to patients' records; shared resources are never held.
+      if (shared || f.holds.length === 0) return { sql: 'true', bindings: [] };
+      const held = activeHoldExistsSql({ kinds: f.holds, harmTypes: f.harmTypes, at: f.at });
+      return { sql: `not ${held.sql}`, bindings: held.bindings };
+    }
+    case 'notReferencingLabelled': {
+      if (f.labels.length === 0) return { sql: 'true', bindings: [] };
+      const labels = or(f.labels.map((l) => ({ sql: 'l.system = ? and l.code = ?', bindings: [l.system, l.code] })));
+      // A reference is indexed as code 'Type/id'; the target is labelled if its _security row matches.
+      return {
+        sql:
+          `not exists (select 1 from search_token t join search_token l on l.patient_id = t.patient_id and l.param = '_security' ` +
+          `and t.code = l.resource_type || '/' || l.resource_id where ${owner('t', shared)} and t.param = ? and ${labels.sql})`,
+        bindings: [REFERENCES_PARAM, ...labels.bindings],
+      };
+    }
     case 'id':
+      if (f.values.length === 0) return { sql: 'false', bindings: [] };
       return { sql: `r.id in (${f.values.map(() => '?').join(',')})`, bindings: f.values };
     case 'lastUpdated': {
       const parts = f.values.map((v) => dateCondition('r.last_updated', 'r.last_updated', v));

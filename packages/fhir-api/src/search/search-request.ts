@@ -1,4 +1,5 @@
 /** The parsed form of a FHIR search: what the SQL compiler and the access layer work on. */
+import type { HarmType, HoldKind } from '@patient-access/consent';
 
 export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
 
@@ -21,7 +22,12 @@ export type Filter =
   | { kind: 'date'; param: string; values: DateValue[] }
   | { kind: 'string'; param: string; modifier?: 'exact' | 'contains'; values: string[] }
   | { kind: 'id'; values: string[] }
-  | { kind: 'lastUpdated'; values: DateValue[] };
+  | { kind: 'lastUpdated'; values: DateValue[] }
+  // The two below are built only by the access layer (never parsed from a request).
+  /** No active release hold of these kinds withholds the resource from this reader (REL-2…6). */
+  | { kind: 'notHeld'; holds: readonly HoldKind[]; harmTypes: readonly HarmType[]; at: Date }
+  /** The resource references no resource carrying one of these security labels (PRX-3). */
+  | { kind: 'notReferencingLabelled'; labels: readonly { system: string; code: string }[] };
 
 export interface SortKey {
   param: string; // a date parameter or _lastUpdated or _id

@@ -1,0 +1,81 @@
+/**
+ * Turns what a token may see (its scopes, the patient, the access plan from packages/consent)
+ * into the AccessScope the store ANDs into every query. Pure: the same inputs give the same
+ * filters, so the decision matrix of the consent package can be replayed against the SQL.
+ */
+import { grantFor, type GrantedPlan, type Interaction, type Scope, type ScopeContext } from '@patient-access/consent';
+import { parseSearch } from '../search/parse-search.js';
+import { getSearchParam, isCompartmentType } from '../search/registry.js';
+import type { Filter } from '../search/search-request.js';
+import type { AccessScope, TypeAccess } from '../store/access-scope.js';
+
+export interface AccessInputs {
+  patientId: string;
+  scopes: readonly Scope[];
+  contexts: readonly ScopeContext[];
+  plan: GrantedPlan;
+  at: Date;
+}
+
+/** The AccessScope for one interaction (read or search) under a token. */
+export function accessScope(inputs: AccessInputs, interaction: Interaction): AccessScope {
+  const cache = new Map<string, TypeAccess | undefined>();
+  return {
+    patientIds: [inputs.patientId],
+    forType(type) {
+      if (!cache.has(type)) cache.set(type, typeAccess(inputs, type, interaction));
+      return cache.get(type);
+    },
+  };
+}
+
+export function typeAccess(inputs: AccessInputs, type: string, interaction: Interaction): TypeAccess | undefined {
+  const grant = grantFor(inputs.scopes, inputs.contexts, type, interaction);
+  if (grant.kind === 'none') return undefined;
+  // v2 query scopes (e.g. ?category=…|laboratory): a resource must match one constrained scope.
+  const scopeSets: Filter[][] = grant.kind === 'all' ? [[]] : grant.anyOf.map((constraints) => scopeFilters(type, constraints));
+  if (!isCompartmentType(type)) return { anyOf: scopeSets };
+  const { plan } = inputs;
+  const allOf: Filter[] = [];
+  // REL-4: entered-in-error is never shown as a result.
+  if (plan.neverVisibleStatuses.length && hasStatus(type)) allOf.push(tokenNot('status', plan.neverVisibleStatuses.map((code) => ({ code }))));
+  // PRX-3: a limited proxy sees nothing labelled confidential or sensitive, nor what points at it.
+  if (plan.hiddenSecurityLabels.length) {
+    allOf.push(tokenNot('_security', plan.hiddenSecurityLabels.map((l) => ({ system: l.system, code: l.code }))));
+    if (plan.hideReferencesToHidden) {
+      const labels = plan.hiddenSecurityLabels.flatMap((l) => (l.system ? [{ system: l.system, code: l.code }] : []));
+      allOf.push({ kind: 'notReferencingLabelled', labels });
+    }
+  }
+  // IB-1: categories the patient chose not to share with this proxy or app.
+  for (const r of plan.restrictions) {
+    if (r.resourceType === undefined || r.resourceType === type) allOf.push(tokenNot('category', [{ system: r.category.system, code: r.category.code }]));
+  }
+  // REL-2…6: documented holds, applied in the query so counts and paging agree.
+  allOf.push({ kind: 'notHeld', holds: plan.holds, harmTypes: plan.harmTypes, at: inputs.at });
+  // REL-7: results are visible once released; non-result observations are unaffected.
+  const releaseSets = releaseAlternatives(plan, type);
+  const anyOf = scopeSets.flatMap((set) => releaseSets.map((alt) => [...set, ...alt]));
+  return { anyOf, allOf };
+}
+
+function releaseAlternatives(plan: GrantedPlan, type: string): Filter[][] {
+  if (type !== 'Observation' && type !== 'DiagnosticReport') return [[]];
+  const released: Filter = { kind: 'token', param: 'status', values: plan.releasedStatuses[type].map((code) => ({ code })) };
+  const categories = plan.resultCategories[type];
+  if (categories === 'all') return [[released]];
+  return [[tokenNot('category', categories.map((c) => ({ system: c.system, code: c.code })))], [released]];
+}
+
+function scopeFilters(type: string, constraints: readonly { name: string; value: string }[]): Filter[] {
+  // Parsed with the search grammar in strict mode: a constraint we cannot enforce grants nothing.
+  try {
+    return parseSearch(type, constraints.map((c) => [c.name, c.value]), { strict: true }).filters;
+  } catch {
+    return [{ kind: 'id', values: [] }];
+  }
+}
+
+const tokenNot = (param: string, values: { system?: string; code: string }[]): Filter => ({ kind: 'token', param, not: true, values });
+
+const hasStatus = (type: string): boolean => getSearchParam(type, 'status')?.type === 'token';

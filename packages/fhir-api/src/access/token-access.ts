@@ -1,0 +1,126 @@
+/**
+ * The access pipeline every PHI route runs first: verify the Bearer token (signature, issuer,
+ * audience = this FHIR base, expiry), confirm its grant is still in force (cached for at most a
+ * second: API-3), then evaluate the access plan for the patient now (age rules, delegation,
+ * release policy: PRX-1…6, REL-1…8). Any failure is one 401 that says nothing about the data.
+ */
+import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { Knex } from 'knex';
+import {
+  accessPlan,
+  grantInForce,
+  parseScopes,
+  type AgeRules,
+  type GrantInForce,
+  type GrantedPlan,
+  type ReleasePolicy,
+  type Relationship,
+  type Scope,
+  type ScopeContext,
+} from '@patient-access/consent';
+import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
+
+export interface TokenAccess {
+  patientId: string;
+  clientId: string;
+  grantId: string;
+  fhirUser: string | undefined;
+  scopes: readonly Scope[];
+  contexts: readonly ScopeContext[];
+  plan: GrantedPlan;
+  at: Date;
+}
+
+export interface AccessResolverOptions {
+  db: Knex;
+  keys: JWTVerifyGetKey;
+  issuer: string;
+  fhirBaseUrl: string;
+  now?: () => Date;
+  ageRules?: AgeRules;
+  releasePolicy?: ReleasePolicy;
+  /** How long a grant check may be reused (API-3 asks for at most a second). */
+  grantCacheMs?: number;
+}
+
+export function invalidToken(description: string): OperationOutcomeError {
+  return new OperationOutcomeError('UNAUTHORIZED', 'A valid Bearer access token is required', {
+    'WWW-Authenticate': `Bearer realm="fhir", error="invalid_token", error_description="${description}"`,
+  });
+}
+
+export function createAccessResolver(o: AccessResolverOptions): (authorization: string | undefined) => Promise<TokenAccess> {
+  const now = o.now ?? (() => new Date());
+  const cacheMs = o.grantCacheMs ?? 1000;
+  const grants = new Map<string, { until: number; value: Promise<GrantInForce | { denied: string }> }>();
+
+  const checkGrant = (grantId: string, at: Date) => {
+    const hit = grants.get(grantId);
+    if (hit && hit.until > Date.now()) return hit.value;
+    const value = grantInForce(o.db, grantId, at);
+    grants.set(grantId, { until: Date.now() + cacheMs, value });
+    if (grants.size > 10_000) grants.clear();
+    return value;
+  };
+
+  return async (authorization) => {
+    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization?.trim() ?? '');
+    if (!match) throw invalidToken('A Bearer access token is required');
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(match[1]!, o.keys, { issuer: o.issuer, audience: o.fhirBaseUrl, typ: 'at+jwt' }));
+    } catch {
+      throw invalidToken('The access token is invalid or expired');
+    }
+    const grantId = claims['grant_id'];
+    const patientId = claims['patient'];
+    if (typeof grantId !== 'string' || typeof patientId !== 'string') throw invalidToken('The access token carries no patient context');
+    const at = now();
+    const inForce = await checkGrant(grantId, at);
+    if ('denied' in inForce || inForce.grant.patientId !== patientId) throw invalidToken('The authorization behind this token has ended');
+
+    const fhirUser = typeof claims['fhirUser'] === 'string' ? claims['fhirUser'] : undefined;
+    const plan = accessPlan({
+      relationship: relationshipOf(inForce, fhirUser, patientId),
+      patientBirthDate: await birthDate(o.db, patientId),
+      at,
+      ...(o.ageRules ? { ageRules: o.ageRules } : {}),
+      ...(o.releasePolicy ? { releasePolicy: o.releasePolicy } : {}),
+      clientId: String(claims['client_id']),
+    });
+    // PRX-4: a proxy whose access ended (e.g. the child turned 18) loses it on the next request.
+    if (plan.level === 'none') throw invalidToken('The authorization behind this token has ended');
+    return {
+      patientId,
+      clientId: String(claims['client_id']),
+      grantId,
+      fhirUser,
+      scopes: parseScopes(typeof claims['scope'] === 'string' ? claims['scope'] : '').scopes,
+      // A patient-context token: patient/ scopes, and user/ scopes limited to that patient.
+      contexts: ['patient', 'user'],
+      plan,
+      at,
+    };
+  };
+}
+
+function relationshipOf(g: GrantInForce, fhirUser: string | undefined, patientId: string): Relationship {
+  if (g.delegation) {
+    return {
+      kind: 'proxy',
+      proxyAccountId: g.grant.accountId,
+      delegation: { basis: g.delegation.basis, status: 'active', accessLevel: g.delegation.accessLevel, startsAt: new Date(0), endsAt: null },
+    };
+  }
+  // The account's own record, or a clinician's EHR launch into this patient's record: what the
+  // patient sees (REL-8: one release predicate for every channel).
+  if (fhirUser?.endsWith(`/Patient/${patientId}`) || fhirUser?.includes('/Practitioner/')) return { kind: 'self' };
+  return { kind: 'none' };
+}
+
+async function birthDate(db: Knex, patientId: string): Promise<string | undefined> {
+  const row = (await db('resource')
+    .where({ patient_id: patientId, resource_type: 'Patient', id: patientId })
+    .first(db.raw("content->>'birthDate' as birth_date"))) as { birth_date: string | null } | undefined;
+  return row?.birth_date ?? undefined;
+}
