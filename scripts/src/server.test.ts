@@ -265,7 +265,14 @@ describe('consent narrows, refresh cannot widen, revocation is immediate', () =>
     expect(res.body.patient).toBe('kid');
     const grantId = String(decodeJwt(res.body.access_token)['grant_id']);
     expect(grantId).toBeTruthy();
+    const read = () => request(app).get('/fhir/Patient/kid').set('Authorization', `Bearer ${res.body.access_token}`);
+    expect((await read()).status).toBe(200);
     expect(await endDelegation(tdb.db, 'kid', delegationToChild, 'suspended', 'clinician harm determination', now())).toBe(true);
+    // API-3: grant checks are cached for at most a second.
+    await new Promise((r) => setTimeout(r, 1100));
+    const denied = await read();
+    expect(denied.status).toBe(403);
+    expect(denied.body.issue[0].details.coding[0].code).toBe('PROXY_SCOPE_EXCEEDED');
     const refresh = await request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: res.body.refresh_token, client_id: clientId });
     expect(refresh.body.error).toBe('invalid_grant');
     const introspect = await request(app).post('/auth/token/introspection').type('form').send({ token: res.body.access_token, client_id: clientId });

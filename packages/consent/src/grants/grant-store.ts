@@ -115,16 +115,19 @@ export async function grantInForce(db: Knex, id: string, at: Date): Promise<Gran
       })
     | undefined;
   if (!row) return { denied: 'grant-unknown' };
-  if (row.status !== 'active') return { denied: 'grant-revoked' };
   if (row.account_status !== 'active') return { denied: 'account-inactive' };
+  if (row.delegation_id !== null) {
+    // PRX-6: a grant made by a proxy lasts only while the delegation does. Checked before the
+    // grant's own status, since ending a delegation also revokes its grants.
+    const inWindow =
+      row.d_status === 'active' &&
+      row.d_starts_at !== null &&
+      new Date(row.d_starts_at) <= at &&
+      (row.d_ends_at === null || new Date(row.d_ends_at) > at);
+    if (!inWindow) return { denied: 'delegation-inactive' };
+  }
+  if (row.status !== 'active') return { denied: 'grant-revoked' };
   if (row.delegation_id === null) return { grant: toGrant(row), delegation: null };
-  // PRX-6: a grant made by a proxy lasts only while the delegation does.
-  const inWindow =
-    row.d_status === 'active' &&
-    row.d_starts_at !== null &&
-    new Date(row.d_starts_at) <= at &&
-    (row.d_ends_at === null || new Date(row.d_ends_at) > at);
-  if (!inWindow) return { denied: 'delegation-inactive' };
   return {
     grant: toGrant(row),
     delegation: { id: row.delegation_id, basis: row.d_basis!, accessLevel: row.d_access_level!, relatedPersonId: row.d_related_person_id },

@@ -49,6 +49,12 @@ export function invalidToken(description: string): OperationOutcomeError {
   });
 }
 
+function proxyScopeExceeded(): OperationOutcomeError {
+  return new OperationOutcomeError('PROXY_SCOPE_EXCEEDED', 'Your access to this patient as a proxy has ended', {
+    'WWW-Authenticate': 'Bearer realm="fhir", error="insufficient_scope", error_description="proxy access has ended"',
+  });
+}
+
 export function createAccessResolver(o: AccessResolverOptions): (authorization: string | undefined) => Promise<TokenAccess> {
   const now = o.now ?? (() => new Date());
   const cacheMs = o.grantCacheMs ?? 1000;
@@ -77,7 +83,12 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
     if (typeof grantId !== 'string' || typeof patientId !== 'string') throw invalidToken('The access token carries no patient context');
     const at = now();
     const inForce = await checkGrant(grantId, at);
-    if ('denied' in inForce || inForce.grant.patientId !== patientId) throw invalidToken('The authorization behind this token has ended');
+    if ('denied' in inForce) {
+      // PRX-6: a proxy whose delegation ended or was suspended is told so, without detail.
+      if (inForce.denied === 'delegation-inactive') throw proxyScopeExceeded();
+      throw invalidToken('The authorization behind this token has ended');
+    }
+    if (inForce.grant.patientId !== patientId) throw invalidToken('The access token does not match its authorization');
 
     const fhirUser = typeof claims['fhirUser'] === 'string' ? claims['fhirUser'] : undefined;
     const plan = accessPlan({
@@ -89,7 +100,7 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
       clientId: String(claims['client_id']),
     });
     // PRX-4: a proxy whose access ended (e.g. the child turned 18) loses it on the next request.
-    if (plan.level === 'none') throw invalidToken('The authorization behind this token has ended');
+    if (plan.level === 'none') throw plan.reason === 'proxy-none' ? invalidToken('The authorization behind this token has ended') : proxyScopeExceeded();
     return {
       patientId,
       clientId: String(claims['client_id']),

@@ -31,6 +31,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   const access = async (ctx: Context, type: string, interaction: Interaction): Promise<TokenAccess> => {
     const token = await deps.resolveAccess(ctx.get('Authorization') || undefined);
     ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
     if (!supportedResourceTypes.has(type)) throw new OperationOutcomeError('NOT_FOUND', `Resource type ${type} is not supported`);
     if (grantFor(token.scopes, token.contexts, type, interaction).kind === 'none') {
       throw new OperationOutcomeError('INSUFFICIENT_SCOPE', `The token's scopes do not allow ${interaction} of ${type}`, {
