@@ -74,6 +74,7 @@ const FIXTURE_RESOURCES = [
     result: [{ reference: 'Observation/teen-sti' }],
   },
   { resourceType: 'Immunization', id: 'teen-flu', status: 'completed', vaccineCode: { text: 'flu' }, patient: { reference: 'Patient/teen' }, occurrenceDateTime: '2026-10-01' },
+  { resourceType: 'Encounter', id: 'kid-visit', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/kid' } },
   { resourceType: 'Condition', id: 'kid-asthma', subject: { reference: 'Patient/kid' }, code: { text: 'asthma' } },
 ] as Resource[];
 
@@ -100,6 +101,7 @@ beforeAll(async () => {
   );
   const mom = await createAccount(db, { username: 'maria', displayName: 'Maria', password: 'correct horse', totpSecret: SECRET, fhirUser: 'Patient/mom', patientId: 'mom' });
   delegationToChild = await createDelegation(db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+  await createAccount(db, { username: DOC.username, displayName: 'Dr House', password: DOC.password, totpSecret: DOC_SECRET, fhirUser: 'Practitioner/prac-9' });
   delegationToTeen = await createDelegation(db, { patientId: 'teen', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
   app = (await createServerApp({ config, db, log: createLogger('silent', 'test'), now })).callback();
 });
@@ -109,6 +111,7 @@ afterAll(async () => {
 });
 
 async function register(agent: TestAgent, extra: Record<string, unknown> = {}): Promise<string> {
+  // (launch_uri makes the app launchable from the portal's EHR launch page)
   const res = await agent
     .post('/auth/register')
     .send({ client_name: 'Test App', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], ...extra });
@@ -123,7 +126,15 @@ interface AuthorizeOptions {
   method?: string;
   untick?: string[];
   pick?: 'kid' | 'mom' | 'teen';
+  /** Who signs in (default Maria, the parent). */
+  user?: { username: string; password: string; secret: string };
+  /** An EHR launch value: no picker, the launch names the patient. */
+  launch?: string;
 }
+
+const MARIA = { username: 'maria', password: 'correct horse', secret: SECRET };
+const DOC_SECRET = 'KRUGS4ZANFZSAYJAORSXG5BAONSWG4TF';
+const DOC = { username: 'dr.house', password: 'vicodin please', secret: DOC_SECRET };
 
 /** Drives the browser part of the flow with a cookie-keeping agent; returns the redirect back to the app. */
 async function authorize(agent: TestAgent, clientId: string, o: AuthorizeOptions = {}): Promise<URL> {
@@ -135,6 +146,7 @@ async function authorize(agent: TestAgent, clientId: string, o: AuthorizeOptions
     scope: o.scope ?? 'launch/patient openid fhirUser offline_access patient/*.rs',
     state: 'state-123',
     aud: o.aud ?? FHIR,
+    ...(o.launch ? { launch: o.launch } : {}),
   };
   if (o.challenge !== null) {
     query['code_challenge'] = o.challenge ?? challenge;
@@ -147,11 +159,12 @@ async function authorize(agent: TestAgent, clientId: string, o: AuthorizeOptions
 
   res = await agent.get(interaction);
   expect(res.text).toContain('<label for="username">Username</label>');
-  res = await agent.post(`${interaction}/login`).type('form').send({ username: 'maria', password: 'correct horse' });
+  const user = o.user ?? MARIA;
+  res = await agent.post(`${interaction}/login`).type('form').send({ username: user.username, password: user.password });
   expect(res.text).toContain('Verification code');
   // Each sign-in needs a fresh code: a code already accepted is refused (replay).
   clock = new Date(clock.getTime() + 60_000);
-  res = await agent.post(`${interaction}/mfa`).type('form').send({ code: totpAt(SECRET, now()) });
+  res = await agent.post(`${interaction}/mfa`).type('form').send({ code: totpAt(user.secret, now()) });
   // Resume, then the consent interaction (a new interaction, with its own uid).
   let consentPath = interaction;
   while (res.status === 303 && !String(res.headers['location']).startsWith(REDIRECT)) {
@@ -159,11 +172,14 @@ async function authorize(agent: TestAgent, clientId: string, o: AuthorizeOptions
     if (next.pathname.includes('/interaction/')) consentPath = next.pathname.replace(/\/$/, '');
     res = await agent.get(next.pathname + next.search);
   }
-  expect(res.text).toContain('Whose record?');
-  expect(res.text).toContain('Sofia Lopez');
-  expect(res.text).not.toContain('Nobody');
-  const subject = o.pick === 'mom' ? 'self:mom' : o.pick === 'teen' ? `delegation:${delegationToTeen}` : `delegation:${delegationToChild}`;
-  res = await agent.post(`${consentPath}/select`).type('form').send({ subject });
+  if (res.status === 303) return new URL(res.headers['location'] as string);
+  if (!o.launch) {
+    expect(res.text).toContain('Whose record?');
+    expect(res.text).toContain('Sofia Lopez');
+    expect(res.text).not.toContain('Nobody');
+    const subject = o.pick === 'mom' ? 'self:mom' : o.pick === 'teen' ? `delegation:${delegationToTeen}` : `delegation:${delegationToChild}`;
+    res = await agent.post(`${consentPath}/select`).type('form').send({ subject });
+  }
   expect(res.text).toContain('Allow access?');
   const offered = [...res.text.matchAll(/name="scope" value="([^"]+)"/g)].map((m) => m[1]!.replace(/&#42;/g, '*'));
   const keep = offered.filter((s) => !(o.untick ?? []).includes(s));
@@ -430,5 +446,78 @@ describe('FHIR API behind the token (issue 4 pipeline)', () => {
     const res = await request(app).put('/fhir/Patient/kid').set('Authorization', `Bearer ${kid['access_token']}`).send({});
     expect(res.status).toBe(405);
     expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+});
+
+/** Signs in to the authorization server's own pages (connected apps, EHR launch). */
+async function portalLogin(agent: TestAgent, user: typeof MARIA, next: string): Promise<void> {
+  let res = await agent.get(`/auth${next}`);
+  expect(res.status).toBe(302);
+  const login = new URL(res.headers['location'] as string, 'http://localhost:8080');
+  expect(login.pathname).toBe('/auth/portal/login');
+  res = await agent.post(login.pathname + login.search).type('form').send({ username: user.username, password: user.password });
+  expect(res.text).toContain('Verification code');
+  clock = new Date(clock.getTime() + 60_000);
+  res = await agent.post(`/auth/portal/mfa?next=${encodeURIComponent(next)}`).type('form').send({ code: totpAt(user.secret, now()) });
+  expect(res.status).toBe(302);
+  expect(res.headers['location']).toBe(`/auth${next}`);
+}
+
+describe('EHR launch by a clinician (portal launch page)', () => {
+  test('launch with patient and encounter; token carries both; the launch value works once', async () => {
+    const agent = request.agent(app);
+    const clientId = await register(agent, { launch_uri: 'https://app.example/launch' });
+    await portalLogin(agent, DOC, '/launch');
+    const page = await agent.get('/auth/launch');
+    expect(page.text).toContain('<label for="patient">Patient id</label>');
+    const bad = await agent.post('/auth/launch').type('form').send({ client_id: clientId, patient: 'kid', encounter: 'not-here' });
+    expect(bad.status).toBe(400);
+    const res = await agent.post('/auth/launch').type('form').send({ client_id: clientId, patient: 'kid', encounter: 'kid-visit' });
+    expect(res.status).toBe(302);
+    const target = new URL(res.headers['location'] as string);
+    expect(target.origin + target.pathname).toBe('https://app.example/launch');
+    expect(target.searchParams.get('iss')).toBe(FHIR);
+    const launchValue = target.searchParams.get('launch')!;
+
+    const { verifier, challenge } = pkce();
+    const redirect = await authorize(agent, clientId, { challenge, launch: launchValue, user: DOC, scope: 'launch openid fhirUser user/*.rs' });
+    const token = await agent.post('/auth/token').type('form').send({ grant_type: 'authorization_code', code: redirect.searchParams.get('code'), redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+    expect(token.status).toBe(200);
+    expect(token.body).toMatchObject({ patient: 'kid', encounter: 'kid-visit', need_patient_banner: true });
+    expect(typeof token.body.smart_style_url).toBe('string');
+    expect(decodeJwt(token.body.id_token)['fhirUser']).toBe(`${FHIR}/Practitioner/prac-9`);
+    const fhir = (path: string) => request(app).get(`/fhir/${path}`).set('Authorization', `Bearer ${token.body.access_token}`);
+    expect((await fhir('Encounter/kid-visit')).status).toBe(200);
+    expect((await fhir('Patient/mom')).status).toBe(404);
+
+    const reused = await authorize(request.agent(app), clientId, { launch: launchValue, user: DOC, scope: 'launch openid user/*.rs' });
+    expect(reused.searchParams.get('error')).toBe('invalid_request');
+    expect(reused.searchParams.get('error_description')).toMatch(/already used/);
+  });
+});
+
+describe('connected apps (management_endpoint)', () => {
+  test('the patient sees apps on her record and revokes one; the app loses access at once', async () => {
+    const tokens = await launch({ pick: 'mom', scope: 'launch/patient openid patient/*.rs' });
+    const read = () => request(app).get('/fhir/Patient/mom').set('Authorization', `Bearer ${tokens['access_token']}`);
+    expect((await read()).status).toBe(200);
+    const agent = request.agent(app);
+    await portalLogin(agent, MARIA, '/apps');
+    const page = await agent.get('/auth/apps');
+    expect(page.status).toBe(200);
+    const grantId = String(decodeJwt(tokens['access_token']!)['grant_id']);
+    expect(page.text).toContain(`/auth/apps/${grantId}/revoke`);
+    const revoke = await agent.post(`/auth/apps/${grantId}/revoke`);
+    expect(revoke.status).toBe(302);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await read()).status).toBe(401);
+    // Someone else's grant id cannot be revoked through this page.
+    expect((await agent.post('/auth/apps/not-a-grant/revoke')).status).toBe(404);
+  });
+
+  test('without a session the pages ask to sign in', async () => {
+    const res = await request(app).get('/auth/apps');
+    expect(res.status).toBe(302);
+    expect(res.headers['location']).toBe('/auth/portal/login?next=%2Fapps');
   });
 });

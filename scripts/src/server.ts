@@ -6,7 +6,7 @@ import Koa, { type Middleware } from 'koa';
 import { Registry } from 'prom-client';
 import { createAuthServer, publishedKeyResolver, smartConfiguration } from '@patient-access/auth-server';
 import type { AppConfig, Database, Logger } from '@patient-access/consent';
-import { createFhirApp, patientSummaries } from '@patient-access/fhir-api';
+import { ResourceStore, compartmentScope, createFhirApp, patientSummaries } from '@patient-access/fhir-api';
 
 export interface ServerDeps {
   config: AppConfig;
@@ -17,7 +17,15 @@ export interface ServerDeps {
 
 export async function createServerApp({ config, db, log, now }: ServerDeps): Promise<Koa> {
   const metrics = new Registry();
-  const auth = await createAuthServer({ config, db, log, ...(now ? { now } : {}), describePatients: (ids) => patientSummaries(db, ids) });
+  const store = new ResourceStore(db);
+  const auth = await createAuthServer({
+    config,
+    db,
+    log,
+    ...(now ? { now } : {}),
+    describePatients: (ids) => patientSummaries(db, ids),
+    encounterInRecord: async (patientId, encounterId) => (await store.read('Encounter', encounterId, compartmentScope([patientId]))) !== undefined,
+  });
   const fhir = createFhirApp({
     config,
     db,

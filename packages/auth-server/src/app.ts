@@ -9,6 +9,7 @@ import type Provider from 'oidc-provider';
 import { grantInForce, revokeAppGrant, type AppConfig, type Database, type Logger } from '@patient-access/consent';
 import { interactionRouter, type PatientSummary } from './interactions/routes.js';
 import { ROUTES, createProvider } from './oidc/provider.js';
+import { portalRouter } from './portal/portal-routes.js';
 import { publishedKeyResolver } from './oidc/signing-keys.js';
 import { smartConfiguration } from './smart/smart-configuration.js';
 import { OIDC_SCOPES } from './smart/smart-scopes.js';
@@ -19,6 +20,8 @@ export interface AuthServerDeps {
   log: Logger;
   now?: () => Date;
   describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
+  /** Whether an Encounter with this id is in the patient's record (EHR launch with encounter). */
+  encounterInRecord(patientId: string, encounterId: string): Promise<boolean>;
 }
 
 export const SMART_STYLE = {
@@ -139,7 +142,9 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<Provider> 
     ctx.body = SMART_STYLE;
   });
   const interactions = interactionRouter({ ...deps, provider, now });
+  const portal = await portalRouter({ ...deps, provider, now });
   provider.use(extras.routes());
   provider.use(interactions.routes());
+  provider.use(portal.routes());
   return provider;
 }

@@ -35,10 +35,10 @@ ${body}
 
 const errorLine = (error?: string) => (error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '');
 
-export function loginPage(action: string, clientName: string, error?: string): string {
+export function loginPage(action: string, clientName: string | undefined, error?: string, cancelAction = action.replace(/\/login$/, '/abort')): string {
   return page(
     'Sign in',
-    `<p><strong>${escapeHtml(clientName)}</strong> is asking to connect to your health record.</p>
+    `${clientName ? `<p><strong>${escapeHtml(clientName)}</strong> is asking to connect to your health record.</p>` : ''}
 ${errorLine(error)}
 <form method="post" action="${escapeHtml(action)}">
 <label for="username">Username</label>
@@ -47,7 +47,7 @@ ${errorLine(error)}
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>
-<form method="post" action="${escapeHtml(action.replace(/\/login$/, '/abort'))}"><button type="submit">Cancel</button></form>`,
+${cancelAction ? `<form method="post" action="${escapeHtml(cancelAction)}"><button type="submit">Cancel</button></form>` : ''}`,
   );
 }
 

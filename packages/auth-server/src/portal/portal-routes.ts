@@ -1,0 +1,249 @@
+/**
+ * The authorization server's own pages for a signed-in person:
+ * - /apps, the SMART `management_endpoint`: every app with access to a record this person
+ *   manages (their own, or one they approved as a proxy), its scopes, who approved it, last use;
+ *   revoking is immediate and ends the app's tokens (API-3, (g)(10)(vi)).
+ * - /launch, the EHR launch: pick a patient (and, for clinicians, an encounter) and a registered
+ *   app; issues a single-use `launch` value and opens the app's launch_uri with it.
+ */
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import {
+  delegationsInForce,
+  findAccountById,
+  listAppGrantsForAccount,
+  listAppGrantsForPatient,
+  revokeAppGrant,
+  verifyPasswordLogin,
+  verifyTotpLogin,
+  type Account,
+  type AppConfig,
+  type AppGrant,
+  type Database,
+  type Logger,
+} from '@patient-access/consent';
+import type { PatientSummary } from '../interactions/routes.js';
+import { escapeHtml, loginPage, mfaPage, page } from '../interactions/views.js';
+import { createLaunch } from '../launch/launch-store.js';
+import { serverSecret } from '../oidc/signing-keys.js';
+import { PORTAL_IDLE_SECONDS, SignedCookie } from './portal-session.js';
+
+export interface PortalDeps {
+  config: AppConfig;
+  db: Database;
+  log: Logger;
+  provider: Provider;
+  now: () => Date;
+  describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
+  /** Whether an Encounter with this id is in the patient's record. */
+  encounterInRecord(patientId: string, encounterId: string): Promise<boolean>;
+}
+
+interface LaunchableApp {
+  clientId: string;
+  name: string;
+  launchUri: string;
+}
+
+export async function portalRouter(deps: PortalDeps): Promise<Router> {
+  const { db, now, config } = deps;
+  const base = new URL(config.issuerUrl).pathname;
+  const session = new SignedCookie('pa_portal', await serverSecret(db, 'portal-session-key'), config.auth.secureCookies, base || '/');
+  const pending = new SignedCookie('pa_portal_mfa', await serverSecret(db, 'portal-session-key'), config.auth.secureCookies, base || '/');
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const router = new Router();
+
+  const html = (ctx: Context, body: string, status = 200) => {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = body;
+  };
+  /** Only paths of this server's own pages: never an open redirect. */
+  const safeNext = (next: unknown) => (typeof next === 'string' && /^\/(apps|launch)(\?[\w=&%-]*)?$/.test(next) ? next : '/apps');
+
+  /** The signed-in account, refreshing the idle timer; otherwise a redirect to sign in. */
+  const signedIn = async (ctx: Context): Promise<Account | undefined> => {
+    const accountId = session.read(ctx, 'session', now());
+    const account = accountId ? await findAccountById(db, accountId) : undefined;
+    if (!account || account.status !== 'active') {
+      ctx.redirect(`${base}/portal/login?next=${encodeURIComponent(ctx.path)}`);
+      return undefined;
+    }
+    session.write(ctx, account.id, 'session', PORTAL_IDLE_SECONDS, now());
+    return account;
+  };
+
+  router.get('/portal/login', (ctx) => {
+    html(ctx, loginPage(`${base}/portal/login?next=${encodeURIComponent(safeNext(ctx.query['next']))}`, undefined, undefined, ''));
+  });
+
+  router.post('/portal/login', form, async (ctx) => {
+    const next = safeNext(ctx.query['next']);
+    const body = ctx.request.body as Record<string, string | undefined>;
+    const result = await verifyPasswordLogin(db, String(body['username'] ?? ''), String(body['password'] ?? ''), now());
+    if (!result.ok) {
+      deps.log.info({ event: 'login.failed', reason: result.reason, surface: 'portal' }, 'login failed');
+      html(ctx, loginPage(`${base}/portal/login?next=${encodeURIComponent(next)}`, undefined, result.reason === 'locked' ? 'Too many attempts. Try again later.' : 'The username or password is not correct.', ''), result.reason === 'locked' ? 429 : 401);
+      return;
+    }
+    if (!result.needsTotp) {
+      session.write(ctx, result.account.id, 'session', PORTAL_IDLE_SECONDS, now());
+      ctx.redirect(`${base}${next}`);
+      return;
+    }
+    pending.write(ctx, result.account.id, 'mfa', 300, now());
+    html(ctx, mfaPage(`${base}/portal/mfa?next=${encodeURIComponent(next)}`));
+  });
+
+  router.post('/portal/mfa', form, async (ctx) => {
+    const next = safeNext(ctx.query['next']);
+    const accountId = pending.read(ctx, 'mfa', now());
+    if (!accountId) {
+      ctx.redirect(`${base}/portal/login?next=${encodeURIComponent(next)}`);
+      return;
+    }
+    const result = await verifyTotpLogin(db, accountId, String((ctx.request.body as Record<string, unknown>)['code'] ?? ''), now());
+    if (!result.ok) {
+      html(ctx, mfaPage(`${base}/portal/mfa?next=${encodeURIComponent(next)}`, result.reason === 'locked' ? 'Too many attempts. Try again later.' : 'That code is not correct.'), result.reason === 'locked' ? 429 : 401);
+      return;
+    }
+    pending.clear(ctx);
+    session.write(ctx, accountId, 'session', PORTAL_IDLE_SECONDS, now());
+    ctx.redirect(`${base}${next}`);
+  });
+
+  router.post('/portal/logout', (ctx) => {
+    session.clear(ctx);
+    ctx.redirect(`${base}/portal/login`);
+  });
+
+  /** Grants this person may see and revoke: apps on their own record, and apps they approved. */
+  const manageableGrants = async (account: Account): Promise<AppGrant[]> => {
+    const own = account.patientId ? await listAppGrantsForPatient(db, account.patientId) : [];
+    const approved = await listAppGrantsForAccount(db, account.id);
+    const byId = new Map([...own, ...approved].map((g) => [g.id, g]));
+    return [...byId.values()].sort((a, b) => +b.createdAt - +a.createdAt);
+  };
+
+  router.get('/apps', async (ctx) => {
+    const account = await signedIn(ctx);
+    if (!account) return;
+    const grants = (await manageableGrants(account)).filter((g) => g.status === 'active');
+    const names = await deps.describePatients([...new Set(grants.map((g) => g.patientId))]);
+    const rows = grants
+      .map((g) => {
+        const approver = g.accountId === account.id ? 'you' : 'your proxy';
+        return `<li><h2>${escapeHtml(g.clientName ?? g.clientId)}</h2>
+<p>Record: ${escapeHtml(names.get(g.patientId)?.name ?? g.patientId)} · approved by ${approver} on ${g.createdAt.toISOString().slice(0, 10)} · last used ${g.lastUsedAt ? g.lastUsedAt.toISOString().slice(0, 10) : 'never'}</p>
+<p class="note">Access: ${escapeHtml(g.scope)}</p>
+<form method="post" action="${base}/apps/${encodeURIComponent(g.id)}/revoke"><button type="submit" aria-label="Revoke access for ${escapeHtml(g.clientName ?? g.clientId)}">Revoke access</button></form></li>`;
+      })
+      .join('\n');
+    html(
+      ctx,
+      page(
+        'Connected apps',
+        `<p>Signed in as ${escapeHtml(account.displayName)}. <a href="${base}/launch">Launch an app</a></p>
+${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
+<form method="post" action="${base}/portal/logout"><button type="submit">Sign out</button></form>`,
+      ),
+    );
+  });
+
+  router.post('/apps/:grantId/revoke', async (ctx) => {
+    const account = await signedIn(ctx);
+    if (!account) return;
+    const grantId = ctx.params['grantId']!;
+    const grant = (await manageableGrants(account)).find((g) => g.id === grantId);
+    if (!grant) {
+      html(ctx, page('Not found', '<p>That app connection does not exist.</p>'), 404);
+      return;
+    }
+    // API-3: the grant row stops the FHIR API at once; the provider's grant takes its tokens.
+    await revokeAppGrant(db, grant.id, `revoked by ${account.id === grant.accountId ? 'the approver' : 'the patient'}`, now());
+    await (await deps.provider.Grant.find(grant.id))?.destroy();
+    await deps.provider.Grant.adapter.revokeByGrantId?.(grant.id);
+    deps.log.info({ event: 'grant.revoked', grantId: grant.id, clientId: grant.clientId }, 'app access revoked');
+    ctx.redirect(`${base}/apps`);
+  });
+
+  router.get('/launch', async (ctx) => {
+    const account = await signedIn(ctx);
+    if (!account) return;
+    html(ctx, await launchPage(account));
+  });
+
+  router.post('/launch', form, async (ctx) => {
+    const account = await signedIn(ctx);
+    if (!account) return;
+    const body = ctx.request.body as Record<string, string | undefined>;
+    const app = (await launchableApps()).find((a) => a.clientId === body['client_id']);
+    const patientId = String(body['patient'] ?? '').trim();
+    const encounterId = String(body['encounter'] ?? '').trim();
+    const clinician = account.fhirUser.startsWith('Practitioner/');
+    const allowed = clinician ? (await deps.describePatients([patientId])).has(patientId) : (await subjectsOf(account)).includes(patientId);
+    const problem = !app
+      ? 'Choose an app.'
+      : !allowed
+        ? 'Choose a patient you may open.'
+        : encounterId && !(await deps.encounterInRecord(patientId, encounterId))
+          ? 'That encounter is not in this patient’s record.'
+          : undefined;
+    if (problem) {
+      html(ctx, await launchPage(account, problem), 400);
+      return;
+    }
+    const launch = await createLaunch(db, { accountId: account.id, patientId, clientId: app!.clientId, ...(encounterId ? { encounterId } : {}) }, now());
+    const target = new URL(app!.launchUri);
+    target.searchParams.set('iss', config.fhirBaseUrl);
+    target.searchParams.set('launch', launch);
+    deps.log.info({ event: 'launch.created', clientId: app!.clientId }, 'EHR launch');
+    ctx.redirect(target.href);
+  });
+
+  async function subjectsOf(account: Account): Promise<string[]> {
+    const delegated = (await delegationsInForce(db, account.id, now())).map((d) => d.patientId);
+    return [...(account.patientId ? [account.patientId] : []), ...delegated];
+  }
+
+  async function launchableApps(): Promise<LaunchableApp[]> {
+    const rows = (await db('oidc_payload').where({ kind: 'Client' }).select('payload')) as { payload: Record<string, unknown> | string }[];
+    return rows
+      .map((r) => (typeof r.payload === 'string' ? (JSON.parse(r.payload) as Record<string, unknown>) : r.payload))
+      .filter((c) => typeof c['launch_uri'] === 'string' && URL.canParse(String(c['launch_uri'])))
+      .map((c) => ({ clientId: String(c['client_id']), name: String(c['client_name'] ?? c['client_id']), launchUri: String(c['launch_uri']) }));
+  }
+
+  async function launchPage(account: Account, error?: string): Promise<string> {
+    const apps = await launchableApps();
+    const clinician = account.fhirUser.startsWith('Practitioner/');
+    const subjects = clinician ? [] : await subjectsOf(account);
+    const names = await deps.describePatients(subjects);
+    const patientField = clinician
+      ? `<label for="patient">Patient id</label><input id="patient" name="patient" type="text" required>
+<label for="encounter">Encounter id (optional)</label><input id="encounter" name="encounter" type="text">`
+      : `<fieldset><legend>Patient</legend>${subjects
+          .map((id, i) => `<label><input type="radio" name="patient" value="${escapeHtml(id)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(names.get(id)?.name ?? id)}</label>`)
+          .join('\n')}</fieldset>`;
+    const appField = apps.length
+      ? `<fieldset><legend>App</legend>${apps
+          .map((a, i) => `<label><input type="radio" name="client_id" value="${escapeHtml(a.clientId)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(a.name)}</label>`)
+          .join('\n')}</fieldset>`
+      : '<p>No registered app has a launch URL.</p>';
+    return page(
+      'Launch an app',
+      `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="${base}/launch">
+${patientField}
+${appField}
+<button type="submit">Launch app</button>
+</form>
+<p><a href="${base}/apps">Connected apps</a></p>`,
+    );
+  }
+
+  return router;
+}
