@@ -1,0 +1,149 @@
+/**
+ * The standalone launch in a real browser (Debian's chromium driven by playwright-core), the way a
+ * person does it: register a public client, authorize with PKCE, sign in with password and TOTP
+ * by the fields' labels, pick the child as proxy, untick one scope, then exchange the code,
+ * refresh, introspect and revoke as the app would, and read the record through the FHIR API.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { decodeJwt } from 'jose';
+import { chromium, type Browser } from 'playwright-core';
+import { authServerMigrations } from '@patient-access/auth-server';
+import {
+  consentMigrations,
+  createAccount,
+  createDelegation,
+  createLogger,
+  createTestDatabase,
+  loadConfig,
+  totpAt,
+  type TestDatabase,
+} from '@patient-access/consent';
+import { fhirApiMigrations, writeResources } from '@patient-access/fhir-api';
+import { createServerApp } from './server.js';
+
+const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+const REDIRECT = 'https://app.example/callback';
+let tdb: TestDatabase;
+let server: Server;
+let browser: Browser;
+let origin: string;
+let fhirBase: string;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase([...consentMigrations, ...fhirApiMigrations, ...authServerMigrations]);
+  // Listen first: the public URLs (issuer, FHIR base) name the port.
+  server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const config = loadConfig({ PUBLIC_URL: origin });
+  fhirBase = config.fhirBaseUrl;
+  await tdb.db.transaction((trx) =>
+    writeResources(
+      trx,
+      [
+        { resourceType: 'Patient', id: 'mom', name: [{ given: ['Maria'], family: 'Lopez' }], birthDate: '1984-03-02' },
+        { resourceType: 'Patient', id: 'kid', name: [{ given: ['Sofia'], family: 'Lopez' }], birthDate: '2018-05-01' },
+        { resourceType: 'Condition', id: 'kid-asthma', subject: { reference: 'Patient/kid' }, code: { text: 'asthma' } },
+      ],
+      { fhirBaseUrl: fhirBase },
+    ),
+  );
+  const mom = await createAccount(tdb.db, { username: 'maria', displayName: 'Maria', password: 'correct horse', totpSecret: SECRET, fhirUser: 'Patient/mom', patientId: 'mom' });
+  await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+  const app = await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'browser-test') });
+  server.on('request', app.callback());
+  browser = await chromium.launch({
+    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => server?.close(resolve));
+  await tdb?.destroy();
+});
+
+const post = async (path: string, form: Record<string, string>) => {
+  const res = await fetch(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+
+test('standalone launch as a proxy, in Chromium', async () => {
+  const registration = await fetch(`${origin}/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'Browser Test App', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] }),
+  });
+  expect(registration.status).toBe(201);
+  const clientId = String(((await registration.json()) as { client_id: string }).client_id);
+  const verifier = randomBytes(32).toString('base64url');
+  const authorize = new URL(`${origin}/auth/authorize`);
+  for (const [k, v] of Object.entries({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    scope: 'launch/patient openid fhirUser offline_access patient/Patient.rs patient/Condition.rs patient/Observation.rs',
+    state: 'browser-state',
+    aud: fhirBase,
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  })) {
+    authorize.searchParams.set(k, v);
+  }
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // The app's redirect URI is not served here: capture the redirect instead of following it.
+  let callback: URL | undefined;
+  await page.route('https://app.example/**', async (route) => {
+    callback = new URL(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' });
+  });
+
+  await page.goto(authorize.href);
+  await page.getByLabel('Username').fill('maria');
+  await page.getByLabel('Password').fill('correct horse');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Verification code').fill(totpAt(SECRET, new Date()));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await page.getByRole('heading', { name: 'Whose record?' }).waitFor();
+  await page.getByLabel(/Sofia Lopez/).check();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
+  await page.getByLabel(/Results, vital signs and other observations/).uncheck();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(/app\.example\/callback/);
+  await context.close();
+
+  expect(callback?.searchParams.get('state')).toBe('browser-state');
+  const token = await post('/auth/token', { grant_type: 'authorization_code', code: callback!.searchParams.get('code')!, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+  expect(token.status).toBe(200);
+  expect(token.body).toMatchObject({ token_type: 'Bearer', patient: 'kid', need_patient_banner: true });
+  const scopes = String(token.body['scope']).split(' ');
+  expect(scopes).toEqual(expect.arrayContaining(['launch/patient', 'openid', 'fhirUser', 'offline_access', 'patient/Patient.rs', 'patient/Condition.rs']));
+  expect(scopes).not.toContain('patient/Observation.rs');
+  expect(decodeJwt(String(token.body['id_token']))['fhirUser']).toBe(`${fhirBase}/Patient/mom`);
+
+  const condition = await fetch(`${fhirBase}/Condition?patient=kid`, { headers: { authorization: `Bearer ${token.body['access_token']}` } });
+  expect(condition.status).toBe(200);
+  expect(((await condition.json()) as { total: number }).total).toBe(1);
+  const observations = await fetch(`${fhirBase}/Observation?patient=kid`, { headers: { authorization: `Bearer ${token.body['access_token']}` } });
+  expect(observations.status).toBe(403);
+
+  const refreshed = await post('/auth/token', { grant_type: 'refresh_token', refresh_token: String(token.body['refresh_token']), client_id: clientId });
+  expect(refreshed.status).toBe(200);
+  const introspected = await post('/auth/token/introspection', { token: String(refreshed.body['access_token']), client_id: clientId });
+  expect(introspected.body).toMatchObject({ active: true, patient: 'kid', client_id: clientId });
+  const revoked = await fetch(`${origin}/auth/token/revocation`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: String(refreshed.body['refresh_token']), client_id: clientId }),
+  });
+  expect(revoked.status).toBe(200);
+  const after = await post('/auth/token', { grant_type: 'refresh_token', refresh_token: String(refreshed.body['refresh_token']), client_id: clientId });
+  expect(after.body['error']).toBe('invalid_grant');
+});
