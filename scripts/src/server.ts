@@ -22,6 +22,7 @@ export async function createServerApp({ config, db, log, now }: ServerDeps): Pro
     config,
     db,
     log,
+    metrics,
     ...(now ? { now } : {}),
     describePatients: (ids) => patientSummaries(db, ids),
     encounterInRecord: async (patientId, encounterId) => (await store.read('Encounter', encounterId, compartmentScope([patientId]))) !== undefined,

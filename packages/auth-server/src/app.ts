@@ -6,7 +6,8 @@
 import Router from '@koa/router';
 import { decodeJwt, jwtVerify } from 'jose';
 import type Provider from 'oidc-provider';
-import { grantInForce, revokeAppGrant, type AppConfig, type Database, type Logger } from '@patient-access/consent';
+import { Registry } from 'prom-client';
+import { grantInForce, requestContext, revokeAppGrant, type AppConfig, type Database, type Logger } from '@patient-access/consent';
 import { interactionRouter, type PatientSummary } from './interactions/routes.js';
 import { ROUTES, createProvider } from './oidc/provider.js';
 import { portalRouter } from './portal/portal-routes.js';
@@ -19,6 +20,8 @@ export interface AuthServerDeps {
   db: Database;
   log: Logger;
   now?: () => Date;
+  /** Prometheus registry shared with the FHIR API (one /metrics per process). */
+  metrics?: Registry;
   describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
   /** Whether an Encounter with this id is in the patient's record (EHR launch with encounter). */
   encounterInRecord(patientId: string, encounterId: string): Promise<boolean>;
@@ -43,6 +46,12 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<Provider> 
   const now = deps.now ?? (() => new Date());
   const provider = await createProvider({ config, db, now });
   const localKeys = publishedKeyResolver(db);
+  provider.use(requestContext(log, deps.metrics ?? new Registry(), 'auth-server'));
+  provider.use(async (ctx, next) => {
+    await next();
+    // Label oidc-provider's endpoints by name; our pages are labelled by their route templates.
+    if (ctx.oidc?.route) ctx.state['route'] = `oidc:${ctx.oidc.route}`;
+  });
 
   /** Our JWT access token's claims if it is one, signed by us, for this FHIR base and unexpired. */
   const verifyAccessToken = async (token: string) => {

@@ -10,14 +10,19 @@ import type { Logger } from './logger.js';
 const REQUEST_ID_RE = /^[A-Za-z0-9\-_.]{8,128}$/;
 
 export function requestContext(log: Logger, registry: Registry, service: string): Middleware {
-  const duration = new Histogram({
+  // Several apps in one process share the registry: reuse the metrics the first one created.
+  const duration =
+    (registry.getSingleMetric('http_request_duration_seconds') as Histogram<'service' | 'method' | 'route' | 'status'> | undefined) ??
+    new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route and status',
     labelNames: ['service', 'method', 'route', 'status'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  const total = new Counter({
+  const total =
+    (registry.getSingleMetric('http_requests_total') as Counter<'service' | 'method' | 'route' | 'status'> | undefined) ??
+    new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests by route and status',
     labelNames: ['service', 'method', 'route', 'status'],
