@@ -38,20 +38,21 @@ export async function createServerApp({ config, db, log, now }: ServerDeps): Pro
     ...(now ? { now } : {}),
   });
   const root = new Koa({ proxy: true });
-  root.use(mountAt(new URL(config.issuerUrl).pathname, auth));
+  root.use(mountAt(new URL(config.issuerUrl).pathname, auth.app));
+  root.use(mountAt('/v1/portal', auth.portalApi, false));
   root.use(mountAt('', fhir));
   return root;
 }
 
-/** Hands requests under `prefix` to `app` with the prefix stripped (oidc-provider expects that). */
-function mountAt(prefix: string, app: Koa): Middleware {
+/** Hands requests under `prefix` to `app`, by default with the prefix stripped (oidc-provider expects that). */
+function mountAt(prefix: string, app: Koa, strip = true): Middleware {
   const handle = app.callback();
   return async (ctx, next) => {
     if (prefix && ctx.path !== prefix && !ctx.path.startsWith(`${prefix}/`)) return next();
     ctx.respond = false;
     const req = ctx.req as typeof ctx.req & { originalUrl?: string };
     req.originalUrl = ctx.originalUrl;
-    req.url = ctx.url.slice(prefix.length) || '/';
+    if (strip) req.url = ctx.url.slice(prefix.length) || '/';
     await handle(req, ctx.res);
   };
 }

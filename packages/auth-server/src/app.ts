@@ -5,13 +5,16 @@
  */
 import Router from '@koa/router';
 import { decodeJwt, jwtVerify } from 'jose';
+import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import { Registry } from 'prom-client';
 import { grantInForce, requestContext, revokeAppGrant, type AppConfig, type Database, type Logger } from '@patient-access/consent';
 import { interactionRouter, type PatientSummary } from './interactions/routes.js';
 import { ROUTES, createProvider } from './oidc/provider.js';
+import { delegationApi } from './portal/delegation-api.js';
 import { portalRouter } from './portal/portal-routes.js';
-import { publishedKeyResolver } from './oidc/signing-keys.js';
+import { portalCookies } from './portal/portal-session.js';
+import { publishedKeyResolver, serverSecret } from './oidc/signing-keys.js';
 import { smartConfiguration } from './smart/smart-configuration.js';
 import { OIDC_SCOPES } from './smart/smart-scopes.js';
 
@@ -41,7 +44,14 @@ export const SMART_STYLE = {
   font_family_heading: 'system-ui, sans-serif',
 };
 
-export async function createAuthServer(deps: AuthServerDeps): Promise<Provider> {
+export interface AuthServer {
+  /** oidc-provider with our pages: mount under the issuer's path. */
+  app: Provider;
+  /** The portal's JSON API (/v1/portal/…): mount at the origin's root. */
+  portalApi: Koa;
+}
+
+export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer> {
   const { config, db, log } = deps;
   const now = deps.now ?? (() => new Date());
   const provider = await createProvider({ config, db, now });
@@ -151,9 +161,10 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<Provider> 
     ctx.body = SMART_STYLE;
   });
   const interactions = interactionRouter({ ...deps, provider, now });
-  const portal = await portalRouter({ ...deps, provider, now });
+  const cookies = portalCookies(await serverSecret(db, 'portal-session-key'), config.auth.secureCookies);
+  const portal = portalRouter({ ...deps, provider, now, cookies });
   provider.use(extras.routes());
   provider.use(interactions.routes());
   provider.use(portal.routes());
-  return provider;
+  return { app: provider, portalApi: delegationApi({ db, log, now, cookies }) };
 }

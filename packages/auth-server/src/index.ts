@@ -1,4 +1,4 @@
-export { createAuthServer, SMART_STYLE, type AuthServerDeps } from './app.js';
+export { createAuthServer, SMART_STYLE, type AuthServer, type AuthServerDeps } from './app.js';
 export { authServerMigrations } from './migrations/index.js';
 export { smartConfiguration } from './smart/smart-configuration.js';
 export { createLaunch, checkLaunch, consumeLaunch, LAUNCH_TTL_SECONDS } from './launch/launch-store.js';

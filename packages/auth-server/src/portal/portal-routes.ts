@@ -27,8 +27,7 @@ import {
 import type { PatientSummary } from '../interactions/routes.js';
 import { escapeHtml, loginPage, mfaPage, page } from '../interactions/views.js';
 import { createLaunch } from '../launch/launch-store.js';
-import { serverSecret } from '../oidc/signing-keys.js';
-import { PORTAL_IDLE_SECONDS, SignedCookie } from './portal-session.js';
+import { PORTAL_IDLE_SECONDS, type PortalCookies } from './portal-session.js';
 
 export interface PortalDeps {
   config: AppConfig;
@@ -39,6 +38,7 @@ export interface PortalDeps {
   describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
   /** Whether an Encounter with this id is in the patient's record. */
   encounterInRecord(patientId: string, encounterId: string): Promise<boolean>;
+  cookies: PortalCookies;
 }
 
 interface LaunchableApp {
@@ -47,11 +47,10 @@ interface LaunchableApp {
   launchUri: string;
 }
 
-export async function portalRouter(deps: PortalDeps): Promise<Router> {
+export function portalRouter(deps: PortalDeps): Router {
   const { db, now, config } = deps;
   const base = new URL(config.issuerUrl).pathname;
-  const session = new SignedCookie('pa_portal', await serverSecret(db, 'portal-session-key'), config.auth.secureCookies, base || '/');
-  const pending = new SignedCookie('pa_portal_mfa', await serverSecret(db, 'portal-session-key'), config.auth.secureCookies, base || '/');
+  const { session, pending } = deps.cookies;
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
   const router = new Router();
 

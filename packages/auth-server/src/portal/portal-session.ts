@@ -63,3 +63,13 @@ export class SignedCookie {
     return createHmac('sha256', this.secret).update(`${this.name}:${body}`).digest();
   }
 }
+
+export interface PortalCookies {
+  session: SignedCookie;
+  pending: SignedCookie;
+}
+
+/** The portal's cookies, valid for the whole origin (the pages under the issuer and /v1/portal). */
+export function portalCookies(secret: string, secure: boolean): PortalCookies {
+  return { session: new SignedCookie('pa_portal', secret, secure, '/'), pending: new SignedCookie('pa_portal_mfa', secret, secure, '/') };
+}

@@ -106,3 +106,27 @@ export async function endDelegation(
     return true;
   });
 }
+
+/** Delegations on a patient's record (the patient's "who can see my record" list). */
+export async function delegationsForPatient(db: Knex, patientId: string): Promise<Delegation[]> {
+  return ((await db('proxy_delegation').where({ patient_id: patientId }).orderBy('created_at')) as DelegationRow[]).map(toDelegation);
+}
+
+/** Delegations a person holds as a proxy, whatever their state. */
+export async function delegationsHeldBy(db: Knex, proxyAccountId: string): Promise<Delegation[]> {
+  return ((await db('proxy_delegation').where({ proxy_account_id: proxyAccountId }).orderBy('created_at')) as DelegationRow[]).map(toDelegation);
+}
+
+/** A delegation from this patient to this proxy that has not ended (requested, verified, active or suspended). */
+export async function openDelegation(db: Knex, patientId: string, proxyAccountId: string): Promise<Delegation | undefined> {
+  const row = (await db('proxy_delegation')
+    .where({ patient_id: patientId, proxy_account_id: proxyAccountId })
+    .whereIn('status', ['requested', 'verified', 'active', 'suspended'])
+    .first()) as DelegationRow | undefined;
+  return row && toDelegation(row);
+}
+
+export async function findDelegation(db: Knex, id: string): Promise<Delegation | undefined> {
+  const row = (await db('proxy_delegation').where({ id }).first()) as DelegationRow | undefined;
+  return row && toDelegation(row);
+}

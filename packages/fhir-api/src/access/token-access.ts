@@ -39,7 +39,10 @@ export interface AccessResolverOptions {
   now?: () => Date;
   ageRules?: AgeRules;
   releasePolicy?: ReleasePolicy;
-  /** How long a grant check may be reused (API-3 asks for at most a second). */
+  /**
+   * How long a grant check may be reused. Default 0: every request asks the database (one indexed
+   * lookup), so a revocation is seen by the next request (PORTAL-US-013); API-3 would allow 1 s.
+   */
   grantCacheMs?: number;
 }
 
@@ -57,7 +60,7 @@ function proxyScopeExceeded(): OperationOutcomeError {
 
 export function createAccessResolver(o: AccessResolverOptions): (authorization: string | undefined) => Promise<TokenAccess> {
   const now = o.now ?? (() => new Date());
-  const cacheMs = o.grantCacheMs ?? 1000;
+  const cacheMs = o.grantCacheMs ?? 0;
   const grants = new Map<string, { until: number; value: Promise<GrantInForce | { denied: string }> }>();
 
   const checkGrant = (grantId: string, at: Date) => {

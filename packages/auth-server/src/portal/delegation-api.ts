@@ -1,0 +1,146 @@
+/**
+ * The portal's proxy delegation API (PORTAL-US-012/013), for the signed-in person (portal session
+ * cookie, SameSite=Strict, and JSON bodies only, so another site cannot drive it):
+ *   GET    /v1/portal/proxy/delegations        delegations on my record, and those I hold
+ *   POST   /v1/portal/proxy/delegations        grant a proxy access to my record
+ *   DELETE /v1/portal/proxy/delegations/{id}   revoke (grantor) or give up (proxy), at once
+ * A patient-granted caregiver delegation is active at once; a parent, guardian or power of
+ * attorney claim starts as `requested` until staff verify the legal authority (PRX-2).
+ */
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa, { type Context } from 'koa';
+import {
+  createDelegation,
+  delegationsForPatient,
+  delegationsHeldBy,
+  endDelegation,
+  findAccountById,
+  findAccountByUsername,
+  findDelegation,
+  openDelegation,
+  type Account,
+  type Database,
+  type Delegation,
+  type DelegationBasis,
+  type Logger,
+} from '@patient-access/consent';
+import type { PortalCookies } from './portal-session.js';
+import { PORTAL_IDLE_SECONDS } from './portal-session.js';
+
+export interface DelegationApiDeps {
+  db: Database;
+  log: Logger;
+  now: () => Date;
+  cookies: PortalCookies;
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const BASES: readonly DelegationBasis[] = ['parent', 'guardian', 'poa', 'caregiver'];
+
+export function delegationApi(deps: DelegationApiDeps): Koa {
+  const { db, now, cookies } = deps;
+  const app = new Koa({ proxy: true });
+  const router = new Router({ prefix: '/v1/portal/proxy/delegations' });
+
+  app.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await next();
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      ctx.status = err.status;
+      ctx.body = { error: { code: err.code, message: err.message } };
+    }
+  });
+
+  const signedIn = async (ctx: Context): Promise<Account> => {
+    const id = cookies.session.read(ctx, 'session', now());
+    const account = id ? await findAccountById(db, id) : undefined;
+    if (!account || account.status !== 'active') throw new ApiError(401, 'NOT_SIGNED_IN', 'Sign in to the portal first');
+    cookies.session.write(ctx, account.id, 'session', PORTAL_IDLE_SECONDS, now());
+    return account;
+  };
+
+  router.get('/', async (ctx) => {
+    const account = await signedIn(ctx);
+    ctx.body = {
+      onMyRecord: account.patientId ? (await delegationsForPatient(db, account.patientId)).map(view) : [],
+      heldByMe: (await delegationsHeldBy(db, account.id)).map(view),
+    };
+  });
+
+  router.post('/', bodyParser({ enableTypes: ['json'], jsonLimit: '8kb' }), async (ctx) => {
+    const account = await signedIn(ctx);
+    if (!ctx.is('application/json')) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send application/json');
+    if (!account.patientId) throw new ApiError(403, 'NOT_A_PATIENT', 'Only a patient can share their own record');
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const basis = body['basis'] ?? 'caregiver';
+    if (typeof basis !== 'string' || !BASES.includes(basis as DelegationBasis)) throw new ApiError(400, 'INVALID_BASIS', `basis must be one of ${BASES.join(', ')}`);
+    const accessLevel = body['accessLevel'] ?? 'full';
+    if (accessLevel !== 'full' && accessLevel !== 'limited') throw new ApiError(400, 'INVALID_ACCESS_LEVEL', 'accessLevel must be full or limited');
+    const endsAt = body['endsAt'] === undefined ? undefined : new Date(String(body['endsAt']));
+    if (endsAt && (Number.isNaN(endsAt.getTime()) || endsAt <= now())) throw new ApiError(400, 'INVALID_END', 'endsAt must be a future date-time');
+    const proxy =
+      typeof body['proxyAccountId'] === 'string'
+        ? await findAccountById(db, body['proxyAccountId'])
+        : typeof body['proxyUsername'] === 'string'
+          ? await findAccountByUsername(db, body['proxyUsername'])
+          : undefined;
+    // One answer for unknown and unusable accounts: the API does not reveal who has an account.
+    if (!proxy || proxy.status !== 'active' || proxy.id === account.id) throw new ApiError(400, 'INVALID_PROXY', 'proxyAccountId or proxyUsername must name another active portal account');
+    if (await openDelegation(db, account.patientId, proxy.id)) throw new ApiError(409, 'DELEGATION_ALREADY_EXISTS', 'This person already has, or has asked for, access to your record');
+    // PRX-2: the patient's own choice of caregiver needs no proof; a legal-authority claim does.
+    const status = basis === 'caregiver' ? 'active' : 'requested';
+    const id = await createDelegation(db, {
+      patientId: account.patientId,
+      proxyAccountId: proxy.id,
+      basis: basis as DelegationBasis,
+      accessLevel,
+      status,
+      startsAt: now(),
+      ...(endsAt ? { endsAt } : {}),
+      ...(status === 'active' ? { verifiedBy: `patient:${account.id}`, verificationEvidence: 'granted by the patient in the portal' } : {}),
+    });
+    deps.log.info({ event: 'portal.proxy.delegation.granted.v1', delegationId: id, basis, status }, 'delegation granted');
+    ctx.status = 201;
+    ctx.body = view((await findDelegation(db, id))!);
+  });
+
+  router.delete('/:id', async (ctx) => {
+    const account = await signedIn(ctx);
+    const d = await findDelegation(db, ctx.params['id']!);
+    const mine = d && (d.patientId === account.patientId || d.proxyAccountId === account.id);
+    if (!d || !mine) throw new ApiError(404, 'DELEGATION_NOT_FOUND', 'No such delegation');
+    // PRX-6: ends the delegation and every app grant made under it, in one transaction.
+    const ended = await endDelegation(db, d.patientId, d.id, 'revoked', d.patientId === account.patientId ? 'revoked by the patient' : 'given up by the proxy', now());
+    if (ended) deps.log.info({ event: 'portal.proxy.delegation.revoked.v1', delegationId: d.id }, 'delegation revoked');
+    ctx.status = 204;
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+function view(d: Delegation) {
+  return {
+    id: d.id,
+    patientId: d.patientId,
+    proxyAccountId: d.proxyAccountId,
+    basis: d.basis,
+    accessLevel: d.accessLevel,
+    status: d.status,
+    startsAt: d.startsAt.toISOString(),
+    endsAt: d.endsAt?.toISOString() ?? null,
+  };
+}
