@@ -554,3 +554,20 @@ describe('portal proxy delegation API (PORTAL-US-012/013, PRX-6)', () => {
     expect((await request.agent(app).delete(`/v1/portal/proxy/delegations/${claim.body.id}`)).status).toBe(401);
   });
 });
+
+describe('age rules over time (PRX-4)', () => {
+  test("on the child's 18th birthday the parent's refresh fails and the API denies", async () => {
+    const tokens = await launch({ pick: 'kid', scope: 'launch/patient openid offline_access patient/*.rs' });
+    const saved = clock;
+    try {
+      clock = new Date('2036-05-01T12:00:00Z');
+      const refresh = await request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: tokens['refresh_token'], client_id: String(decodeJwt(tokens['access_token']!)['client_id']) });
+      expect(refresh.body.error).toBe('invalid_grant');
+      const read = await request(app).get('/fhir/Patient/kid').set('Authorization', `Bearer ${tokens['access_token']}`);
+      expect(read.status).toBe(403);
+      expect(read.body.issue[0].details.coding[0].code).toBe('PROXY_SCOPE_EXCEEDED');
+    } finally {
+      clock = saved;
+    }
+  });
+});

@@ -54,7 +54,7 @@ export interface AuthServer {
 export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer> {
   const { config, db, log } = deps;
   const now = deps.now ?? (() => new Date());
-  const provider = await createProvider({ config, db, now });
+  const provider = await createProvider({ config, db, now, describePatients: deps.describePatients });
   const localKeys = publishedKeyResolver(db);
   provider.use(requestContext(log, deps.metrics ?? new Registry(), 'auth-server'));
   provider.use(async (ctx, next) => {

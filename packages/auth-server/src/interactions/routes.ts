@@ -20,6 +20,7 @@ import {
   type Logger,
 } from '@patient-access/consent';
 import { checkLaunch, consumeLaunch, type LaunchProblem } from '../launch/launch-store.js';
+import { proxyAllowed } from '../smart/proxy-age.js';
 import { describeScope } from './scope-descriptions.js';
 import { consentPage, loginPage, mfaPage, pickerPage, type PickerOption } from './views.js';
 
@@ -270,7 +271,12 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const account = await findAccountById(db, accountId);
     if (!account || account.status !== 'active') return [];
     const own: Subject[] = account.patientId ? [{ patientId: account.patientId }] : [];
-    const delegated = (await delegationsInForce(db, accountId, now())).map((d) => ({ patientId: d.patientId, delegationId: d.id, basis: d.basis }));
+    const delegations = await delegationsInForce(db, accountId, now());
+    const births = await deps.describePatients(delegations.map((d) => d.patientId));
+    // PRX-4: a parent's delegation ends when the child comes of age, whatever its end date says.
+    const delegated = delegations
+      .filter((d) => proxyAllowed(d, births.get(d.patientId)?.birthDate, now()))
+      .map((d) => ({ patientId: d.patientId, delegationId: d.id, basis: d.basis }));
     return [...own, ...delegated];
   }
 

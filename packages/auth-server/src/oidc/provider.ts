@@ -5,6 +5,8 @@
  */
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { findAccountById, grantInForce, type AppConfig, type Database } from '@patient-access/consent';
+import type { PatientSummary } from '../interactions/routes.js';
+import { proxyAllowed } from '../smart/proxy-age.js';
 import { CLIENT_ASSERTION_ALGS } from '../smart/smart-configuration.js';
 import { OIDC_SCOPES, grantableScopes } from '../smart/smart-scopes.js';
 import { knexAdapterFactory } from './knex-adapter.js';
@@ -26,9 +28,11 @@ export interface ProviderDeps {
   config: AppConfig;
   db: Database;
   now: () => Date;
+  /** Birth dates for the age rules (PRX-4). */
+  describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
 }
 
-export async function createProvider({ config, db, now }: ProviderDeps): Promise<Provider> {
+export async function createProvider({ config, db, now, describePatients }: ProviderDeps): Promise<Provider> {
   const fhirBase = config.fhirBaseUrl;
   const auth = config.auth;
   const keys = await loadSigningKeys(db, now());
@@ -149,6 +153,11 @@ export async function createProvider({ config, db, now }: ProviderDeps): Promise
       const inForce = await grantInForce(db, token.grantId, now());
       if ('denied' in inForce) throw new errors.InvalidGrant(`grant is no longer in force (${inForce.denied})`);
       const grant = inForce.grant;
+      // PRX-4: age rules are re-evaluated at every issue and refresh (e.g. the child turned 18).
+      if (inForce.delegation) {
+        const birthDate = (await describePatients([grant.patientId])).get(grant.patientId)?.birthDate;
+        if (!proxyAllowed(inForce.delegation, birthDate, now())) throw new errors.InvalidGrant('proxy access to this patient has ended');
+      }
       const account = await findAccountById(db, grant.accountId);
       return {
         patient: grant.patientId,

@@ -27,6 +27,7 @@ import {
 import type { PatientSummary } from '../interactions/routes.js';
 import { escapeHtml, loginPage, mfaPage, page } from '../interactions/views.js';
 import { createLaunch } from '../launch/launch-store.js';
+import { proxyAllowed } from '../smart/proxy-age.js';
 import { PORTAL_IDLE_SECONDS, type PortalCookies } from './portal-session.js';
 
 export interface PortalDeps {
@@ -204,7 +205,9 @@ ${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
   });
 
   async function subjectsOf(account: Account): Promise<string[]> {
-    const delegated = (await delegationsInForce(db, account.id, now())).map((d) => d.patientId);
+    const delegations = await delegationsInForce(db, account.id, now());
+    const births = await deps.describePatients(delegations.map((d) => d.patientId));
+    const delegated = delegations.filter((d) => proxyAllowed(d, births.get(d.patientId)?.birthDate, now())).map((d) => d.patientId);
     return [...(account.patientId ? [account.patientId] : []), ...delegated];
   }
 
