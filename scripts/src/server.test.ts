@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
-import { decodeJwt } from 'jose';
+import { SignJWT, decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { authServerMigrations } from '@patient-access/auth-server';
 import {
   consentMigrations,
@@ -322,6 +322,21 @@ describe('authorization request errors', () => {
     expect(res.headers['location']).toBeUndefined();
   });
 
+  test('open registration cannot create a backend service (client_credentials) client', async () => {
+    const res = await request(app).post('/auth/register').send({ redirect_uris: [REDIRECT], grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_client_metadata');
+  });
+
+  test('system/ scopes are dropped from a person\'s authorization', async () => {
+    const agent = request.agent(app);
+    const clientId = await register(agent);
+    const { verifier, challenge } = pkce();
+    const redirect = await authorize(agent, clientId, { challenge, pick: 'mom', scope: 'launch/patient openid system/*.rs patient/Patient.rs' });
+    const res = await agent.post('/auth/token').type('form').send({ grant_type: 'authorization_code', code: redirect.searchParams.get('code'), redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+    expect(String(res.body.scope).split(' ').sort()).toEqual(['launch/patient', 'openid', 'patient/Patient.rs']);
+  });
+
   test('registration refuses wildcard and plain-http redirect URIs', async () => {
     for (const uri of ['https://app.example/*', 'http://app.example/cb']) {
       const res = await request(app).post('/auth/register').send({ redirect_uris: [uri], token_endpoint_auth_method: 'none' });
@@ -569,5 +584,59 @@ describe('age rules over time (PRX-4)', () => {
     } finally {
       clock = saved;
     }
+  });
+});
+
+describe('confidential clients', () => {
+  const tokenUrl = () => `${config.issuerUrl}/token`;
+
+  test('client_secret_basic: the code exchange needs the secret', async () => {
+    const agent = request.agent(app);
+    const reg = await agent.post('/auth/register').send({ client_name: 'Secret App', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code', 'refresh_token'] });
+    expect(reg.status).toBe(201);
+    const { client_id: clientId, client_secret: secret } = reg.body as { client_id: string; client_secret: string };
+    const { verifier, challenge } = pkce();
+    const redirect = await authorize(agent, clientId, { challenge, pick: 'mom' });
+    const form = { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier };
+    const wrong = await agent.post('/auth/token').auth(clientId, 'not-the-secret').type('form').send(form);
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error).toBe('invalid_client');
+    const right = await agent.post('/auth/token').auth(clientId, secret).type('form').send(form);
+    expect(right.status).toBe(200);
+    expect(right.body.patient).toBe('mom');
+  });
+
+  test.each(['RS384', 'ES384'] as const)('private_key_jwt with %s; replayed, mis-addressed and wrong-alg assertions are refused', async (alg) => {
+    const { publicKey, privateKey } = await generateKeyPair(alg);
+    const jwk = { ...(await exportJWK(publicKey)), kid: `k-${alg}`, alg, use: 'sig' };
+    const agent = request.agent(app);
+    const reg = await agent
+      .post('/auth/register')
+      .send({ client_name: `Asymmetric ${alg}`, redirect_uris: [REDIRECT], token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: alg, jwks: { keys: [jwk] }, grant_types: ['authorization_code', 'refresh_token'] });
+    expect(reg.status).toBe(201);
+    const clientId = reg.body.client_id as string;
+    const assertion = (overrides: { aud?: string; jti?: string } = {}) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg, kid: jwk.kid })
+        .setIssuer(clientId)
+        .setSubject(clientId)
+        .setAudience(overrides.aud ?? tokenUrl())
+        .setJti(overrides.jti ?? randomBytes(16).toString('hex'))
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(privateKey);
+    const { verifier, challenge } = pkce();
+    const redirect = await authorize(agent, clientId, { challenge, pick: 'mom' });
+    const base = { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' };
+    const misaddressed = await agent.post('/auth/token').type('form').send({ ...base, client_assertion: await assertion({ aud: 'https://elsewhere.example/token' }) });
+    expect(misaddressed.body.error).toBe('invalid_client');
+    const jti = randomBytes(16).toString('hex');
+    const ok = await agent.post('/auth/token').type('form').send({ ...base, client_assertion: await assertion({ jti }) });
+    expect(ok.status).toBe(200);
+    const replay = await agent.post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: ok.body.refresh_token ?? 'x', client_assertion_type: base.client_assertion_type, client_assertion: await assertion({ jti }) });
+    expect(replay.body.error).toBe('invalid_client');
+    const hmac = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(clientId).setSubject(clientId).setAudience(tokenUrl()).setJti('h1').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode('a'.repeat(32)));
+    const wrongAlg = await agent.post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: 'x', client_assertion_type: base.client_assertion_type, client_assertion: hmac });
+    expect(wrongAlg.body.error).toBe('invalid_client');
   });
 });

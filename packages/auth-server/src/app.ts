@@ -56,6 +56,14 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   const now = deps.now ?? (() => new Date());
   const provider = await createProvider({ config, db, now, describePatients: deps.describePatients });
   const localKeys = publishedKeyResolver(db);
+  // The issuer URL is the one public name of this server: URLs oidc-provider derives from the
+  // request (the token endpoint as a client assertion's audience, redirects) use it too.
+  const issuer = new URL(config.issuerUrl);
+  provider.use(async (ctx, next) => {
+    ctx.req.headers['x-forwarded-host'] = issuer.host;
+    ctx.req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
+    await next();
+  });
   provider.use(requestContext(log, deps.metrics ?? new Registry(), 'auth-server'));
   provider.use(async (ctx, next) => {
     await next();

@@ -70,8 +70,14 @@ export async function createProvider({ config, db, now, describePatients }: Prov
     },
     extraClientMetadata: {
       properties: ['software_id', 'software_version', 'launch_uri'],
-      validator(_ctx, key, _value, metadata) {
-        if (key === 'software_id') validateRedirectUris(metadata);
+      validator(ctx, key, _value, metadata) {
+        if (key !== 'software_id') return;
+        validateRedirectUris(metadata);
+        // Backend services (system/ scopes) are registered by an administrator, not openly.
+        const grants = Array.isArray(metadata['grant_types']) ? (metadata['grant_types'] as unknown[]) : [];
+        if (ctx?.oidc?.route === 'registration' && grants.includes('client_credentials')) {
+          throw new errors.InvalidClientMetadata('client_credentials clients are registered by an administrator');
+        }
       },
     },
     extraParams: {
@@ -85,7 +91,10 @@ export async function createProvider({ config, db, now, describePatients }: Prov
         // (an OpenID Connect rule SMART apps do not follow).
         const raw = (ctx.oidc.body?.['scope'] ?? ctx.query['scope'] ?? ctx.oidc.params!['scope']) as string | undefined;
         const refreshable = ctx.oidc.client?.grantTypeAllowed('refresh_token') ?? false;
-        const scopes = grantableScopes(raw).all.split(' ').filter((s) => s && (refreshable || !s.endsWith('_access')));
+        // system/ scopes belong to backend services (client_credentials), never to a person's grant.
+        const scopes = grantableScopes(raw)
+          .all.split(' ')
+          .filter((s) => s && !s.startsWith('system/') && (refreshable || !s.endsWith('_access')));
         ctx.oidc.params!['scope'] = scopes.join(' ') || undefined;
       },
       launch(ctx: KoaContextWithOIDC, value: string | undefined) {
@@ -117,7 +126,9 @@ export async function createProvider({ config, db, now, describePatients }: Prov
         getResourceServerInfo(ctx, resource) {
           if (resource !== fhirBase) throw new errors.InvalidTarget();
           const granted = ctx.oidc.entities.Grant?.getResourceScope(fhirBase) ?? '';
-          const requested = grantableScopes(`${ctx.oidc.params?.['scope'] ?? ''} ${granted}`).resource;
+          const backend = ctx.oidc.params?.['grant_type'] === 'client_credentials';
+          // Backend services get system/ scopes only; people's grants never do.
+          const requested = grantableScopes(`${ctx.oidc.params?.['scope'] ?? ''} ${granted}`).resource.filter((s) => s.startsWith('system/') === backend);
           return {
             scope: requested.join(' '),
             audience: fhirBase,
