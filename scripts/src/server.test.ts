@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair } from 'jose';
-import { authServerMigrations } from '@patient-access/auth-server';
+import { authServerMigrations, rotateSigningKey } from '@patient-access/auth-server';
 import {
   consentMigrations,
   createAccount,
@@ -22,6 +22,8 @@ import {
 } from '@patient-access/consent';
 import { fhirApiMigrations, writeResources } from '@patient-access/fhir-api';
 import type { Resource } from '@medplum/fhirtypes';
+import { AdminError, createAccountFor } from './admin/accounts.js';
+import { registerClient } from './admin/clients.js';
 import { createServerApp } from './server.js';
 
 const config = loadConfig({ PUBLIC_URL: 'http://localhost:8080' });
@@ -638,5 +640,60 @@ describe('confidential clients', () => {
     const hmac = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(clientId).setSubject(clientId).setAudience(tokenUrl()).setJti('h1').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode('a'.repeat(32)));
     const wrongAlg = await agent.post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: 'x', client_assertion_type: base.client_assertion_type, client_assertion: hmac });
     expect(wrongAlg.body.error).toBe('invalid_client');
+  });
+});
+
+describe('admin CLI: accounts for imported records (issue 7)', () => {
+  test('unknown ids and duplicates are refused with a clear message', async () => {
+    await expect(createAccountFor(tdb.db, config, { subject: { kind: 'patient', patientId: 'no-such' } })).rejects.toThrow('Patient/no-such is not in the store');
+    await expect(createAccountFor(tdb.db, config, { subject: { kind: 'patient', patientId: 'mom' } })).rejects.toThrow('Patient/mom already has an account ("maria")');
+    await expect(createAccountFor(tdb.db, config, { subject: { kind: 'practitioner', practitionerId: 'nope' } })).rejects.toBeInstanceOf(AdminError);
+    await expect(
+      createAccountFor(tdb.db, config, { subject: { kind: 'related-person', relatedPersonId: 'rp-x', actsFor: 'other', basis: 'parent' } }),
+    ).rejects.toThrow('RelatedPerson/rp-x is not in the record of Patient/other');
+  });
+
+  test('an enrollment link sets password and authenticator once; then the person launches an app', async () => {
+    const created = await createAccountFor(tdb.db, config, { subject: { kind: 'patient', patientId: 'other' }, username: 'nobody.else' });
+    expect(created.enrollmentUrl).toMatch(/\/auth\/enroll\?token=/);
+    const link = new URL(created.enrollmentUrl!);
+    const agent = request.agent(app);
+    const page = await agent.get(link.pathname + link.search);
+    expect(page.status).toBe(200);
+    const secret = /name="secret" value="([A-Z2-7]{32})"/.exec(page.text)![1]!;
+    const token = link.searchParams.get('token')!;
+    const weak = await agent.post('/auth/enroll').type('form').send({ token, secret, password: 'short', code: totpAt(secret, now()) });
+    expect(weak.status).toBe(400);
+    const done = await agent.post('/auth/enroll').type('form').send({ token, secret, password: 'a long enough passphrase', code: totpAt(secret, now()) });
+    expect(done.status).toBe(200);
+    const again = await agent.post('/auth/enroll').type('form').send({ token, secret, password: 'a long enough passphrase', code: totpAt(secret, now()) });
+    expect(again.status).toBe(400);
+    const tokens = await launch({ user: { username: 'nobody.else', password: 'a long enough passphrase', secret }, scope: 'launch/patient openid patient/*.rs' });
+    expect(tokens['patient']).toBe('other');
+  });
+
+  test('a backend service client is registered by the administrator, not openly', async () => {
+    await expect(registerClient(tdb.db, { name: 'Bulk', redirectUris: [], auth: 'none', backend: true })).rejects.toThrow('private_key_jwt');
+    const { clientId, clientSecret } = await registerClient(tdb.db, { name: 'Portal', redirectUris: [REDIRECT], auth: 'secret', launchUri: 'https://portal.example/launch' });
+    expect(clientSecret).toBeTruthy();
+    const found = await request(app).post('/auth/token').auth(clientId, clientSecret!).type('form').send({ grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT, code_verifier: 'a'.repeat(43) });
+    expect(found.body.error).toBe('invalid_grant');
+  });
+});
+
+describe('signing key rotation', () => {
+  test('a rotated key is published and signs; tokens signed by the old key keep working until they expire', async () => {
+    const before = await launch({ pick: 'mom', scope: 'launch/patient openid patient/Patient.rs' });
+    const oldKid = JSON.parse(Buffer.from(before['access_token']!.split('.')[0]!, 'base64url').toString()).kid as string;
+    const rotating = (await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'test'), now, keyCheckMs: 50 })).callback();
+    await rotateSigningKey(tdb.db, { publishForSeconds: 0 });
+    await new Promise((r) => setTimeout(r, 400));
+    const jwks = await request(rotating).get('/auth/jwks');
+    const kids = (jwks.body.keys as { kid: string }[]).map((k) => k.kid);
+    expect(kids).toHaveLength(2);
+    expect(kids[0]).not.toBe(oldKid);
+    expect(kids).toContain(oldKid);
+    const read = await request(rotating).get('/fhir/Patient/mom').set('Authorization', `Bearer ${before['access_token']}`);
+    expect(read.status).toBe(200);
   });
 });

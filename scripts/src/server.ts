@@ -4,7 +4,8 @@
  */
 import Koa, { type Middleware } from 'koa';
 import { Registry } from 'prom-client';
-import { createAuthServer, publishedKeyResolver, smartConfiguration } from '@patient-access/auth-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createAuthServer, publishedKeyResolver, signingKeyFingerprint, smartConfiguration } from '@patient-access/auth-server';
 import type { AppConfig, Database, Logger } from '@patient-access/consent';
 import { ResourceStore, compartmentScope, createFhirApp, patientSummaries } from '@patient-access/fhir-api';
 
@@ -13,20 +14,24 @@ export interface ServerDeps {
   db: Database;
   log: Logger;
   now?: () => Date;
+  /** How often to look for rotated signing keys. */
+  keyCheckMs?: number;
 }
 
-export async function createServerApp({ config, db, log, now }: ServerDeps): Promise<Koa> {
+export async function createServerApp({ config, db, log, now, keyCheckMs = 60_000 }: ServerDeps): Promise<Koa> {
   const metrics = new Registry();
   const store = new ResourceStore(db);
-  const auth = await createAuthServer({
-    config,
-    db,
-    log,
-    metrics,
-    ...(now ? { now } : {}),
-    describePatients: (ids) => patientSummaries(db, ids),
-    encounterInRecord: async (patientId, encounterId) => (await store.read('Encounter', encounterId, compartmentScope([patientId]))) !== undefined,
-  });
+  const buildAuth = () =>
+    createAuthServer({
+      config,
+      db,
+      log,
+      metrics,
+      ...(now ? { now } : {}),
+      describePatients: (ids) => patientSummaries(db, ids),
+      encounterInRecord: async (patientId, encounterId) => (await store.read('Encounter', encounterId, compartmentScope([patientId]))) !== undefined,
+    });
+  const auth = await buildAuth();
   const fhir = createFhirApp({
     config,
     db,
@@ -38,15 +43,31 @@ export async function createServerApp({ config, db, log, now }: ServerDeps): Pro
     ...(now ? { now } : {}),
   });
   const root = new Koa({ proxy: true });
-  root.use(mountAt(new URL(config.issuerUrl).pathname, auth.app));
+  // oidc-provider fixes its keys when built: after a key rotation publishes or activates a key,
+  // build a new one and hand it the following requests (all state is in the database).
+  let authHandler = auth.app.callback();
+  let fingerprint = await signingKeyFingerprint(db);
+  const keyWatch = setInterval(() => {
+    void (async () => {
+      const current = await signingKeyFingerprint(db);
+      if (current === fingerprint) return;
+      authHandler = (await buildAuth()).app.callback();
+      fingerprint = current;
+      log.info({ event: 'signing-keys.reloaded' }, 'signing keys changed; authorization server rebuilt');
+    })().catch((err: unknown) => log.warn({ err: String(err) }, 'signing key check failed'));
+  }, keyCheckMs);
+  keyWatch.unref();
+  root.use(mountAt(new URL(config.issuerUrl).pathname, (req, res) => authHandler(req, res)));
   root.use(mountAt('/v1/portal', auth.portalApi, false));
   root.use(mountAt('', fhir));
   return root;
 }
 
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
 /** Hands requests under `prefix` to `app`, by default with the prefix stripped (oidc-provider expects that). */
-function mountAt(prefix: string, app: Koa, strip = true): Middleware {
-  const handle = app.callback();
+function mountAt(prefix: string, app: Koa | Handler, strip = true): Middleware {
+  const handle = typeof app === 'function' ? app : app.callback();
   return async (ctx, next) => {
     if (prefix && ctx.path !== prefix && !ctx.path.startsWith(`${prefix}/`)) return next();
     ctx.respond = false;

@@ -12,6 +12,7 @@ import { grantInForce, requestContext, revokeAppGrant, type AppConfig, type Data
 import { interactionRouter, type PatientSummary } from './interactions/routes.js';
 import { ROUTES, createProvider } from './oidc/provider.js';
 import { delegationApi } from './portal/delegation-api.js';
+import { enrollRouter } from './portal/enroll-routes.js';
 import { portalRouter } from './portal/portal-routes.js';
 import { portalCookies } from './portal/portal-session.js';
 import { publishedKeyResolver, serverSecret } from './oidc/signing-keys.js';
@@ -174,5 +175,6 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   provider.use(extras.routes());
   provider.use(interactions.routes());
   provider.use(portal.routes());
+  provider.use(enrollRouter({ config, db, log, now }).routes());
   return { app: provider, portalApi: delegationApi({ db, log, now, cookies }) };
 }

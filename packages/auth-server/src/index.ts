@@ -2,6 +2,7 @@ export { createAuthServer, SMART_STYLE, type AuthServer, type AuthServerDeps } f
 export { authServerMigrations } from './migrations/index.js';
 export { smartConfiguration } from './smart/smart-configuration.js';
 export { createLaunch, checkLaunch, consumeLaunch, LAUNCH_TTL_SECONDS } from './launch/launch-store.js';
-export { rotateSigningKey, loadSigningKeys, publishedKeyResolver } from './oidc/signing-keys.js';
+export { rotateSigningKey, loadSigningKeys, publishedKeyResolver, signingKeyFingerprint } from './oidc/signing-keys.js';
 export { purgeExpired } from './oidc/knex-adapter.js';
 export type { PatientSummary } from './interactions/routes.js';
+export { knexAdapterFactory } from './oidc/knex-adapter.js';

@@ -96,3 +96,8 @@ export function publishedKeyResolver(db: Knex, refreshMs = 60_000): JWTVerifyGet
     return resolver!(header, token);
   };
 }
+
+/** The kids in the order oidc-provider would get them now: when this changes, rebuild the provider. */
+export async function signingKeyFingerprint(db: Knex, at = new Date()): Promise<string> {
+  return (await loadSigningKeys(db, at)).map((k) => k.kid).join(',');
+}

@@ -6,8 +6,10 @@ import { hashPassword } from './password.js';
 export interface NewAccount {
   username: string;
   displayName: string;
-  password: string;
+  /** Omitted for an account that enrolls itself later (status `pending`). */
+  password?: string;
   totpSecret?: string;
+  email?: string;
   /** `Patient/…`, `RelatedPerson/…` or `Practitioner/…`. */
   fhirUser: string;
   patientId?: string;
@@ -19,7 +21,7 @@ export interface Account {
   displayName: string;
   fhirUser: string;
   patientId: string | null;
-  status: 'active' | 'suspended' | 'closed';
+  status: 'pending' | 'active' | 'suspended' | 'closed';
 }
 
 export class AccountExistsError extends Error {}
@@ -34,14 +36,16 @@ export async function createAccount(db: Knex, input: NewAccount): Promise<Accoun
     id: randomUUID(),
     username,
     display_name: input.displayName,
-    password_hash: await hashPassword(input.password),
+    // '!' matches no password: a pending account cannot sign in before it enrolls.
+    password_hash: input.password === undefined ? '!' : await hashPassword(input.password),
     totp_secret: input.totpSecret ?? null,
     fhir_user: input.fhirUser,
     patient_id: input.patientId ?? null,
-    status: 'active',
+    ...(input.email ? { email: input.email } : {}),
+    status: input.password === undefined ? ('pending' as const) : ('active' as const),
   };
   await db('account').insert(row);
-  return { id: row.id, username, displayName: row.display_name, fhirUser: row.fhir_user, patientId: row.patient_id, status: 'active' };
+  return { id: row.id, username, displayName: row.display_name, fhirUser: row.fhir_user, patientId: row.patient_id, status: row.status };
 }
 
 export async function countAccounts(db: Knex): Promise<number> {
