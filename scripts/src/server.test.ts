@@ -76,7 +76,15 @@ const FIXTURE_RESOURCES = [
     result: [{ reference: 'Observation/teen-sti' }],
   },
   { resourceType: 'Immunization', id: 'teen-flu', status: 'completed', vaccineCode: { text: 'flu' }, patient: { reference: 'Patient/teen' }, occurrenceDateTime: '2026-10-01' },
-  { resourceType: 'Encounter', id: 'kid-visit', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/kid' } },
+  {
+    resourceType: 'Encounter',
+    id: 'kid-visit',
+    status: 'finished',
+    class: { code: 'AMB' },
+    subject: { reference: 'Patient/kid' },
+    participant: [{ individual: { reference: 'Practitioner/prac-9' } }],
+    period: { start: '2026-10-01T09:00:00Z', end: '2026-10-01T09:30:00Z' },
+  },
   { resourceType: 'Condition', id: 'kid-asthma', subject: { reference: 'Patient/kid' }, code: { text: 'asthma' } },
 ] as Resource[];
 
@@ -486,6 +494,10 @@ describe('EHR launch by a clinician (portal launch page)', () => {
     await portalLogin(agent, DOC, '/launch');
     const page = await agent.get('/auth/launch');
     expect(page.text).toContain('<label for="patient">Patient id</label>');
+    // The staff list: patients this practitioner has encounters with, latest encounter first.
+    expect(page.text).toContain('Your patients');
+    expect(page.text).toContain('Sofia Lopez');
+    expect(page.text).toContain('name="encounter" value="kid-visit"');
     const bad = await agent.post('/auth/launch').type('form').send({ client_id: clientId, patient: 'kid', encounter: 'not-here' });
     expect(bad.status).toBe(400);
     const res = await agent.post('/auth/launch').type('form').send({ client_id: clientId, patient: 'kid', encounter: 'kid-visit' });

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAuthServer, publishedKeyResolver, signingKeyFingerprint, smartConfiguration } from '@patient-access/auth-server';
 import type { AppConfig, Database, Logger } from '@patient-access/consent';
-import { ResourceStore, compartmentScope, createFhirApp, patientSummaries } from '@patient-access/fhir-api';
+import { ResourceStore, compartmentScope, createFhirApp, patientSummaries, patientsSeenBy } from '@patient-access/fhir-api';
 
 export interface ServerDeps {
   config: AppConfig;
@@ -30,6 +30,7 @@ export async function createServerApp({ config, db, log, now, keyCheckMs = 60_00
       ...(now ? { now } : {}),
       describePatients: (ids) => patientSummaries(db, ids),
       encounterInRecord: async (patientId, encounterId) => (await store.read('Encounter', encounterId, compartmentScope([patientId]))) !== undefined,
+      patientsSeenBy: (practitionerId) => patientsSeenBy(db, practitionerId),
     });
   const auth = await buildAuth();
   const fhir = createFhirApp({

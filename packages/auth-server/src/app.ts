@@ -29,6 +29,8 @@ export interface AuthServerDeps {
   describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
   /** Whether an Encounter with this id is in the patient's record (EHR launch with encounter). */
   encounterInRecord(patientId: string, encounterId: string): Promise<boolean>;
+  /** Patients a practitioner has encounters with (the staff launch list). */
+  patientsSeenBy(practitionerId: string): Promise<{ patientId: string; encounterIds: string[] }[]>;
 }
 
 export const SMART_STYLE = {

@@ -9,3 +9,4 @@ export { loadFhirDefinitions } from './search/fhir-definitions.js';
 export { createFhirApp } from './http/app.js';
 export * from './seed/index.js';
 export { patientSummaries, type PatientSummary } from './store/patient-summaries.js';
+export { patientsSeenBy, type SeenPatient } from './store/practitioner-patients.js';

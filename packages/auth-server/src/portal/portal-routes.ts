@@ -39,6 +39,8 @@ export interface PortalDeps {
   describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
   /** Whether an Encounter with this id is in the patient's record. */
   encounterInRecord(patientId: string, encounterId: string): Promise<boolean>;
+  /** Patients a practitioner has encounters with, newest first (the staff launch list). */
+  patientsSeenBy(practitionerId: string): Promise<{ patientId: string; encounterIds: string[] }[]>;
   cookies: PortalCookies;
 }
 
@@ -224,17 +226,42 @@ ${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
     const clinician = account.fhirUser.startsWith('Practitioner/');
     const subjects = clinician ? [] : await subjectsOf(account);
     const names = await deps.describePatients(subjects);
-    const patientField = clinician
-      ? `<label for="patient">Patient id</label><input id="patient" name="patient" type="text" required>
-<label for="encounter">Encounter id (optional)</label><input id="encounter" name="encounter" type="text">`
-      : `<fieldset><legend>Patient</legend>${subjects
-          .map((id, i) => `<label><input type="radio" name="patient" value="${escapeHtml(id)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(names.get(id)?.name ?? id)}</label>`)
-          .join('\n')}</fieldset>`;
     const appField = apps.length
       ? `<fieldset><legend>App</legend>${apps
           .map((a, i) => `<label><input type="radio" name="client_id" value="${escapeHtml(a.clientId)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(a.name)}</label>`)
           .join('\n')}</fieldset>`
       : '<p>No registered app has a launch URL.</p>';
+    if (clinician) {
+      // Staff: the patients this practitioner has seen, each with a launch button for its latest
+      // encounter, and a form for any other patient id.
+      const seen = await deps.patientsSeenBy(account.fhirUser.slice('Practitioner/'.length));
+      const seenNames = await deps.describePatients(seen.map((p) => p.patientId));
+      const rows = seen
+        .map(
+          (p) => `<li><form method="post" action="${base}/launch">
+<input type="hidden" name="patient" value="${escapeHtml(p.patientId)}"><input type="hidden" name="encounter" value="${escapeHtml(p.encounterIds[0] ?? '')}">
+${escapeHtml(seenNames.get(p.patientId)?.name ?? p.patientId)} <span class="note">(Patient/${escapeHtml(p.patientId)}, Encounter/${escapeHtml(p.encounterIds[0] ?? '')})</span>
+${apps.map((a) => `<button type="submit" name="client_id" value="${escapeHtml(a.clientId)}" aria-label="Launch ${escapeHtml(a.name)} for ${escapeHtml(seenNames.get(p.patientId)?.name ?? p.patientId)}">Launch ${escapeHtml(a.name)}</button>`).join(' ')}
+</form></li>`,
+        )
+        .join('\n');
+      return page(
+        'Launch an app',
+        `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<h2>Your patients</h2>
+${rows ? `<ul>${rows}</ul>` : '<p>No encounters name you yet.</p>'}
+<h2>Another patient</h2>
+<form method="post" action="${base}/launch">
+<label for="patient">Patient id</label><input id="patient" name="patient" type="text" required>
+<label for="encounter">Encounter id (optional)</label><input id="encounter" name="encounter" type="text">
+${appField}
+<button type="submit">Launch app</button>
+</form>`,
+      );
+    }
+    const patientField = `<fieldset><legend>Patient</legend>${subjects
+      .map((id, i) => `<label><input type="radio" name="patient" value="${escapeHtml(id)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(names.get(id)?.name ?? id)}</label>`)
+      .join('\n')}</fieldset>`;
     return page(
       'Launch an app',
       `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
