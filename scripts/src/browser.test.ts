@@ -8,7 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { decodeJwt } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
+import * as oidc from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { authServerMigrations } from '@patient-access/auth-server';
 import {
@@ -25,6 +26,7 @@ import { fhirApiMigrations, writeResources } from '@patient-access/fhir-api';
 import { createServerApp } from './server.js';
 
 const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+const SECRET_2 = 'MZXW6YTBOI2DGNBVGY3TQOJQGEZDGNBV';
 const REDIRECT = 'https://app.example/callback';
 let tdb: TestDatabase;
 let server: Server;
@@ -52,6 +54,8 @@ beforeAll(async () => {
     ),
   );
   const mom = await createAccount(tdb.db, { username: 'maria', displayName: 'Maria', password: 'correct horse', totpSecret: SECRET, fhirUser: 'Patient/mom', patientId: 'mom' });
+  // A second person, so the two tests need not wait for a fresh TOTP time step.
+  await createAccount(tdb.db, { username: 'sofia', displayName: 'Sofia', password: 'sofia is eight', totpSecret: SECRET_2, fhirUser: 'Patient/kid', patientId: 'kid' });
   await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
   const app = await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'browser-test') });
   server.on('request', app.callback());
@@ -146,4 +150,64 @@ test('standalone launch as a proxy, in Chromium', async () => {
   expect(revoked.status).toBe(200);
   const after = await post('/auth/token', { grant_type: 'refresh_token', refresh_token: String(refreshed.body['refresh_token']), client_id: clientId });
   expect(after.body['error']).toBe('invalid_grant');
+});
+
+test('openid-client as the relying party: a confidential asymmetric client (private_key_jwt, ES384)', async () => {
+  const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'rp-key-1', alg: 'ES384', use: 'sig' };
+  const registration = await fetch(`${origin}/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_name: 'openid-client RP',
+      redirect_uris: [REDIRECT],
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'ES384',
+      jwks: { keys: [jwk] },
+      grant_types: ['authorization_code', 'refresh_token'],
+    }),
+  });
+  expect(registration.status).toBe(201);
+  const clientId = String(((await registration.json()) as { client_id: string }).client_id);
+
+  // Discovery, id_token validation and the client assertion are all openid-client's own code.
+  const config = await oidc.discovery(new URL(`${origin}/auth`), clientId, { token_endpoint_auth_signing_alg: 'ES384' }, oidc.PrivateKeyJwt({ key: privateKey, kid: jwk.kid }), {
+    execute: [oidc.allowInsecureRequests],
+  });
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: 'launch/patient openid fhirUser patient/Patient.rs',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    aud: fhirBase,
+  });
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  let callback: URL | undefined;
+  await page.route('https://app.example/**', async (route) => {
+    callback = new URL(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' });
+  });
+  await page.goto(url.href);
+  await page.getByLabel('Username').fill('sofia');
+  await page.getByLabel('Password').fill('sofia is eight');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Verification code').fill(totpAt(SECRET_2, new Date()));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  // One record only: no picker.
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(/app\.example\/callback/);
+  await context.close();
+
+  const tokens = await oidc.authorizationCodeGrant(config, callback!, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+  expect(tokens.claims()?.['fhirUser']).toBe(`${fhirBase}/Patient/kid`);
+  expect((tokens as unknown as Record<string, unknown>)['patient']).toBe('kid');
+  const patient = await oidc.fetchProtectedResource(config, tokens.access_token, new URL(`${fhirBase}/Patient/kid`), 'GET');
+  expect(patient.status).toBe(200);
 });
