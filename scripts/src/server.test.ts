@@ -356,6 +356,24 @@ describe('authorization request errors', () => {
   });
 });
 
+describe('CORS for browser apps', () => {
+  test.each(['/auth/token', '/auth/token/introspection', '/auth/register', '/auth/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration', '/fhir/Observation', '/fhir/Patient/kid'])(
+    'preflight %s',
+    async (path) => {
+      const res = await request(app).options(path).set('Origin', 'https://app.example').set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'content-type');
+      expect(res.status).toBe(204);
+      expect(['*', 'https://app.example']).toContain(res.headers['access-control-allow-origin']);
+    },
+  );
+
+  test('FHIR responses carry CORS headers and expose ETag', async () => {
+    const res = await request(app).get('/fhir/Patient/kid').set('Origin', 'https://app.example');
+    expect(res.status).toBe(401);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+    expect(res.headers['access-control-expose-headers']).toContain('ETag');
+  });
+});
+
 describe('discovery', () => {
   test('smart-configuration is served by the auth server and at the FHIR base, identically', async () => {
     const a = await request(app).get('/auth/.well-known/smart-configuration');

@@ -8,7 +8,7 @@ import { decodeJwt, jwtVerify } from 'jose';
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import { Registry } from 'prom-client';
-import { grantInForce, requestContext, revokeAppGrant, type AppConfig, type Database, type Logger } from '@patient-access/consent';
+import { cors, grantInForce, requestContext, revokeAppGrant, type AppConfig, type Database, type Logger } from '@patient-access/consent';
 import { interactionRouter, type PatientSummary } from './interactions/routes.js';
 import { ROUTES, createProvider } from './oidc/provider.js';
 import { delegationApi } from './portal/delegation-api.js';
@@ -162,13 +162,14 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     };
   }
 
+  // oidc-provider leaves registration and our discovery document to us: browser apps register too.
+  const openCors = cors({ methods: ['GET', 'POST'], allowHeaders: ['Authorization', 'Content-Type', 'Accept'] });
+  provider.use(async (ctx, next) => (ctx.path === ROUTES.registration || ctx.path.startsWith('/.well-known/smart') || ctx.path === '/smart-style.json' ? openCors(ctx, next) : next()));
   const extras = new Router();
   extras.get('/.well-known/smart-configuration', (ctx) => {
-    ctx.set('Access-Control-Allow-Origin', '*');
     ctx.body = smartConfiguration(config);
   });
   extras.get('/smart-style.json', (ctx) => {
-    ctx.set('Access-Control-Allow-Origin', '*');
     ctx.body = SMART_STYLE;
   });
   const interactions = interactionRouter({ ...deps, provider, now });

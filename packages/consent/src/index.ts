@@ -16,3 +16,4 @@ export * from './grants/grant-store.js';
 export * from './policy/index.js';
 export * from './holds/index.js';
 export { createEnrollment, enrollmentAccount, completeEnrollment, ENROLLMENT_TTL_HOURS, MIN_PASSWORD_LENGTH, type EnrollmentProblem } from './accounts/enrollment.js';
+export { cors, type CorsOptions } from './http/cors.js';

@@ -6,7 +6,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { JWTVerifyGetKey } from 'jose';
-import { requestContext, type AppConfig, type Database, type Logger } from '@patient-access/consent';
+import { cors, requestContext, type AppConfig, type Database, type Logger } from '@patient-access/consent';
 import { createAccessResolver } from '../access/token-access.js';
 import { ResourceStore } from '../store/resource-store.js';
 import { fhirRoutes } from './fhir-routes.js';
@@ -48,7 +48,6 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
   });
   if (smartConfiguration) {
     router.get('/fhir/.well-known/smart-configuration', (ctx) => {
-      ctx.set('Access-Control-Allow-Origin', '*');
       ctx.body = smartConfiguration;
     });
   }
@@ -68,6 +67,8 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
   });
 
   app.use(requestContext(log, metrics, 'fhir-api'));
+  // Browser apps call the API with a Bearer token from any origin.
+  app.use(cors({ methods: ['GET', 'POST'], exposeHeaders: ['ETag', 'Last-Modified', 'Location', 'X-Request-Id', 'Retry-After', 'WWW-Authenticate', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] }));
   app.use(errorBoundary);
   app.use(router.routes());
   app.use((fhir ?? denyAll).routes());
