@@ -553,6 +553,7 @@ describe('connected apps (management_endpoint)', () => {
     expect(page.status).toBe(200);
     const grantId = String(decodeJwt(tokens['access_token']!)['grant_id']);
     expect(page.text).toContain(`/auth/apps/${grantId}/revoke`);
+    expect((await tdb.db('app_grant').where({ id: grantId }).first('last_used_at')).last_used_at).not.toBeNull();
     const revoke = await agent.post(`/auth/apps/${grantId}/revoke`);
     expect(revoke.status).toBe(302);
     expect((await read()).status).toBe(401);

@@ -10,6 +10,7 @@ import {
   accessPlan,
   grantInForce,
   parseScopes,
+  touchAppGrant,
   type AgeRules,
   type GrantInForce,
   type GrantedPlan,
@@ -92,6 +93,10 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
       throw invalidToken('The authorization behind this token has ended');
     }
     if (inForce.grant.patientId !== patientId) throw invalidToken('The access token does not match its authorization');
+    // "Last used" on the connected-apps page: stamped at most hourly, best effort (a failed stamp
+    // must not fail the read).
+    const last = inForce.grant.lastUsedAt?.getTime() ?? 0;
+    if (at.getTime() - last > 3_600_000) touchAppGrant(o.db, grantId, at).catch(() => undefined);
 
     const fhirUser = typeof claims['fhirUser'] === 'string' ? claims['fhirUser'] : undefined;
     const plan = accessPlan({
