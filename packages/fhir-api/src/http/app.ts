@@ -44,7 +44,7 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
   });
   router.get('/fhir/metadata', (ctx) => {
     ctx.type = 'application/fhir+json';
-    ctx.body = capabilityStatement(config);
+    ctx.body = capabilityStatement(config, tokenKeys !== undefined);
   });
   if (smartConfiguration) {
     router.get('/fhir/.well-known/smart-configuration', (ctx) => {

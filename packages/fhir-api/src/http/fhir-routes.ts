@@ -1,8 +1,10 @@
 /**
- * The read-only FHIR interactions: read, search (GET and POST _search), and 405 for every write.
+ * The read-only FHIR interactions: read, search (GET and POST _search), Patient/$everything, and
+ * 405 for every write.
  * Each PHI route first resolves the token's access (token-access.ts) and then asks the store,
  * which applies that access inside the SQL. Responses carrying PHI are never cached.
  */
+import { Readable } from 'node:stream';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -10,10 +12,10 @@ import { grantFor, type Interaction } from '@patient-access/consent';
 import { accessScope } from '../access/access-filters.js';
 import type { TokenAccess } from '../access/token-access.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
-import { parseSearch } from '../search/parse-search.js';
-import { supportedResourceTypes } from '../search/registry.js';
-import { SearchError, type PageCursor } from '../search/search-request.js';
-import type { ResourceStore } from '../store/resource-store.js';
+import { MAX_COUNT, parseSearch } from '../search/parse-search.js';
+import { isCompartmentType, supportedResourceTypes } from '../search/registry.js';
+import { SearchError, type Filter, type PageCursor } from '../search/search-request.js';
+import type { ResourceStore, StoredResource } from '../store/resource-store.js';
 import { searchsetBundle } from './bundle.js';
 
 export interface FhirRouteDeps {
@@ -93,6 +95,12 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     await search(ctx, [...queryPairs(ctx.querystring), ...fromBody]);
   });
 
+  // Some clients percent-encode the `$`.
+  router.get(['/Patient/:id/$everything', '/Patient/:id/%24everything'], async (ctx) => {
+    ctx.state['route'] = '/fhir/Patient/:id/$everything';
+    await everything(ctx, deps, await access(ctx, 'Patient', 'search'));
+  });
+
   // Read-only API: every write interaction is refused, whatever the token.
   router.all(['/', '/:type', '/:type/:id', '/:type/:id/{*rest}'], (ctx) => {
     if (ctx.method === 'GET' || ctx.method === 'HEAD') throw new OperationOutcomeError('NOT_FOUND', 'Not found');
@@ -100,6 +108,172 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   });
 
   return router;
+}
+
+/**
+ * The patient's compartment types in $everything order: the Patient first, then by type name.
+ * Only served types: $everything returns nothing that read and search would refuse.
+ */
+const EVERYTHING_TYPES = ['Patient', ...[...supportedResourceTypes].filter((t) => t !== 'Patient' && isCompartmentType(t)).sort()];
+/** Shared (non-compartment) types: included when a shown resource references them. */
+const SHARED_TYPES: ReadonlySet<string> = new Set([...supportedResourceTypes].filter((t) => !isCompartmentType(t)));
+const EVERYTHING_BATCH = 500;
+
+/**
+ * GET Patient/{id}/$everything for the token's own patient: every visible resource of the
+ * compartment (search access per type, the same filters as a search), plus the shared resources
+ * those reference. Without `_count` the whole record is streamed as one searchset Bundle; with
+ * `_count` it is paged with a grant-bound cursor. Any other id is 404 with the body of a missing one.
+ */
+async function everything(ctx: Context, deps: FhirRouteDeps, token: TokenAccess): Promise<void> {
+  const { id } = ctx.params as { id: string };
+  const scope = accessScope(token, 'search');
+  const own = id === token.patientId && ID.test(id) && (await deps.store.read('Patient', id, scope)) !== undefined;
+  if (!own) throw new OperationOutcomeError('NOT_FOUND', `Patient/${id} is not known`);
+
+  const pairs = queryPairs(ctx.querystring);
+  const strict = /handling=strict/i.test(ctx.get('Prefer'));
+  const kept: [string, string][] = [];
+  let types = EVERYTHING_TYPES;
+  let sharedTypes = SHARED_TYPES;
+  const filters: Filter[] = [];
+  let count: number | undefined;
+  let after: { type: string; id: string } | undefined;
+  const seenParams = new Set<string>();
+  for (const [name, value] of pairs) {
+    if (seenParams.has(name)) throw new OperationOutcomeError('INVALID_SEARCH_PARAMETER', `Parameter ${name} may appear only once`);
+    seenParams.add(name);
+    switch (name) {
+      case '_type': {
+        const wanted = new Set(value.split(','));
+        const unknown = [...wanted].filter((t) => !supportedResourceTypes.has(t));
+        if (unknown.length) throw new OperationOutcomeError('INVALID_PARAMETER_VALUE', `_type names unsupported types: ${unknown.join(', ')}`);
+        types = EVERYTHING_TYPES.filter((t) => wanted.has(t));
+        sharedTypes = new Set([...SHARED_TYPES].filter((t) => wanted.has(t)));
+        break;
+      }
+      case '_since':
+        try {
+          filters.push(...parseSearch('Patient', [['_lastUpdated', `ge${value}`]]).filters);
+        } catch (err) {
+          if (err instanceof SearchError) throw new OperationOutcomeError('INVALID_PARAMETER_VALUE', `Invalid _since: ${value}`);
+          throw err;
+        }
+        break;
+      case '_count':
+        if (!/^\d{1,7}$/.test(value) || Number(value) < 1 || Number(value) > MAX_COUNT) {
+          throw new OperationOutcomeError('INVALID_PARAMETER_VALUE', `_count must be between 1 and ${MAX_COUNT}`);
+        }
+        count = Number(value);
+        break;
+      case '_cursor':
+        after = decodeEverythingCursor(value, token.grantId);
+        continue; // not part of the self link
+      case '_format':
+      case '_pretty':
+        break;
+      default:
+        if (strict) throw new OperationOutcomeError('UNSUPPORTED_SEARCH_PARAMETER', `Unknown parameter for $everything: ${name}`);
+        continue; // lenient: ignored, and left out of the self link
+    }
+    kept.push([name, value]);
+  }
+
+  const base = `${deps.fhirBaseUrl}/Patient/${id}/$everything`;
+  const link = (extra: [string, string][]) => {
+    const qs = new URLSearchParams([...kept, ...extra]).toString();
+    return `${base}${qs ? `?${qs}` : ''}`;
+  };
+  const entry = (r: StoredResource, mode: 'match' | 'include') =>
+    `{"fullUrl":${JSON.stringify(`${deps.fhirBaseUrl}/${r.resourceType}/${r.id}`)},"resource":${r.json},"search":{"mode":"${mode}"}}`;
+  const head = (next?: string) =>
+    JSON.stringify({ resourceType: 'Bundle', type: 'searchset', link: [{ relation: 'self', url: link([]) }, ...(next ? [{ relation: 'next', url: next }] : [])] });
+  const rows = deps.store.compartment(id, scope, types, {
+    pageSize: count !== undefined ? Math.min(count + 1, EVERYTHING_BATCH) : EVERYTHING_BATCH,
+    filters,
+    ...(after ? { after } : {}),
+  });
+  ctx.type = 'application/fhir+json';
+
+  if (count !== undefined) {
+    const page: StoredResource[] = [];
+    let more = false;
+    for await (const r of rows) {
+      if (page.length === count) {
+        more = true;
+        break; // ends the generator: no further pages are fetched
+      }
+      page.push(r);
+    }
+    const shared = await deps.store.sharedReferencedBy(id, page, scope, { types: sharedTypes, filters });
+    const last = page[page.length - 1];
+    const next = more && last ? link([['_cursor', encodeEverythingCursor({ type: last.resourceType, id: last.id }, token.grantId)]]) : undefined;
+    const entries = [...page.map((r) => entry(r, 'match')), ...shared.map((r) => entry(r, 'include'))];
+    const json = head(next);
+    ctx.body = entries.length ? `${json.slice(0, -1)},"entry":[${entries.join(',')}]}` : json;
+    return;
+  }
+
+  // Streamed: the first batch is read before the status is sent, so an early failure (e.g. the
+  // database is down) is still a proper OperationOutcome; a later one aborts the response.
+  const batches = batched(rows, EVERYTHING_BATCH);
+  const first = await batches.next();
+  const seenShared = new Set<string>();
+  const store = deps.store;
+  async function* body(): AsyncGenerator<string> {
+    yield head().slice(0, -1);
+    // FHIR JSON has no empty arrays: "entry" opens with the first entry.
+    let sep = ',"entry":[';
+    let step = first;
+    try {
+      while (!step.done) {
+        const batch = step.value;
+        for (const r of batch) {
+          yield sep + entry(r, 'match');
+          sep = ',';
+        }
+        for (const r of await store.sharedReferencedBy(id, batch, scope, { types: sharedTypes, filters })) {
+          const key = `${r.resourceType}/${r.id}`;
+          if (seenShared.has(key)) continue;
+          seenShared.add(key);
+          yield sep + entry(r, 'include');
+          sep = ',';
+        }
+        step = await batches.next();
+      }
+    } finally {
+      await batches.return(undefined); // a client that goes away stops the queries
+    }
+    yield sep === ',' ? ']}' : '}';
+  }
+  ctx.body = Readable.from(body(), { objectMode: false });
+}
+
+async function* batched<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+function encodeEverythingCursor(after: { type: string; id: string }, grantId: string): string {
+  return Buffer.from(JSON.stringify({ t: after.type, a: after.id, g: grantId })).toString('base64url');
+}
+
+/** Like search cursors: bound to the grant, and only a position (the access filters still apply). */
+function decodeEverythingCursor(raw: string, grantId: string): { type: string; id: string } {
+  try {
+    const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { t?: unknown; a?: unknown; g?: unknown };
+    if (parsed.g === grantId && typeof parsed.t === 'string' && typeof parsed.a === 'string') return { type: parsed.t, id: parsed.a };
+  } catch {
+    // fall through
+  }
+  throw new OperationOutcomeError('INVALID_PARAMETER_VALUE', 'Invalid or foreign paging cursor');
 }
 
 function queryPairs(querystring: string): [string, string][] {

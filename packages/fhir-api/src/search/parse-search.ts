@@ -3,7 +3,7 @@
  * never a silently dropped filter (which would widen a search). https://hl7.org/fhir/R4/search.html
  */
 import { dateRange, normalizeReference, normalizeString } from './normalize.js';
-import { getSearchParam } from './registry.js';
+import { getSearchParam, isSupportedInclude } from './registry.js';
 import {
   SearchError,
   type DatePrefix,
@@ -130,6 +130,10 @@ function applyResultParam(req: SearchRequest, name: string, modifier: string | u
     case '_revinclude': {
       if (modifier && modifier !== 'iterate') throw new SearchError('UNSUPPORTED_SEARCH_PARAMETER', `${name}:${modifier} is not supported`);
       const spec = parseInclude(raw, name);
+      // Only the advertised values (registry, hence CapabilityStatement) are accepted.
+      if (!isSupportedInclude(req.resourceType, raw, name === '_revinclude')) {
+        throw new SearchError('UNSUPPORTED_SEARCH_PARAMETER', `${name}=${raw} is not supported on ${req.resourceType}`);
+      }
       if (name === '_include') {
         if (spec.sourceType !== req.resourceType) throw new SearchError('INVALID_PARAMETER_VALUE', `_include source must be ${req.resourceType}: ${raw}`);
         req.includes.push(spec);

@@ -20,7 +20,10 @@ export interface SearchParamDef {
 }
 
 interface RegistryFile {
-  searchParameters: Record<string, Record<string, { type: SearchParamType; expression: string; target?: string[] }>>;
+  searchParameters: Record<string, Record<string, { type: SearchParamType; expression: string; definition: string; target?: string[] }>>;
+  /** Per searched type, the accepted `_include` / `_revinclude` values (`Source:param[:Target]`). */
+  includes: Record<string, string[]>;
+  revincludes: Record<string, string[]>;
   compartment: Record<string, string[]>;
 }
 
@@ -54,6 +57,14 @@ export function getSearchParam(resourceType: string, code: string): SearchParamD
   if (code === '_security') return securityParam;
   if (code === '_tag') return tagParam;
   return params.get(resourceType)?.get(code);
+}
+
+const includeValues = new Map(Object.entries(file.includes).map(([type, values]) => [type, new Set(values)]));
+const revincludeValues = new Map(Object.entries(file.revincludes).map(([type, values]) => [type, new Set(values)]));
+
+/** Whether `_include=value` (or `_revinclude` when rev) is supported on searches of resourceType. */
+export function isSupportedInclude(resourceType: string, value: string, rev: boolean): boolean {
+  return (rev ? revincludeValues : includeValues).get(resourceType)?.has(value) ?? false;
 }
 
 /**

@@ -5,6 +5,7 @@
  * text (no parse and re-stringify on the hot path).
  */
 import type { Knex } from 'knex';
+import { REFERENCES_PARAM } from '../search/extract.js';
 import { andSql, or } from '../search/filter-sql.js';
 import { isCompartmentType } from '../search/registry.js';
 import type { Filter, IncludeSpec, PageCursor, SearchRequest } from '../search/search-request.js';
@@ -32,6 +33,14 @@ interface Row {
   version_id: number;
   last_updated: Date | string;
   content: string;
+}
+
+export interface CompartmentOptions {
+  /** Rows fetched per query. */
+  pageSize?: number;
+  /** Resume strictly after this resource (types earlier in the order are skipped). */
+  after?: { type: string; id: string };
+  filters?: Filter[];
 }
 
 const COLUMNS = ['r.resource_type', 'r.id', 'r.version_id', 'r.last_updated'];
@@ -75,22 +84,71 @@ export class ResourceStore {
     return { ...(total !== undefined ? { total } : {}), matches, included, ...(next ? { next } : {}) };
   }
 
-  /** Every resource of the patient's compartment visible to the caller (for $everything), in pages. */
-  async *compartment(patientId: string, access: AccessScope, types: Iterable<string>, pageSize = 500): AsyncGenerator<StoredResource> {
+  /**
+   * Every resource of the patient's compartment visible to the caller (for $everything), type by
+   * type in the given order, by id within a type, fetched in pages so that thousands of resources
+   * stream in bounded memory. `after` resumes behind a position (paging); `filters` apply to every
+   * type (e.g. _lastUpdated for `_since`).
+   */
+  async *compartment(patientId: string, access: AccessScope, types: Iterable<string>, o: CompartmentOptions = {}): AsyncGenerator<StoredResource> {
     if (!access.patientIds.includes(patientId)) return;
     const narrowed: AccessScope = { patientIds: [patientId], forType: (t) => access.forType(t) };
+    const pageSize = o.pageSize ?? 500;
+    let after = o.after;
     for (const type of types) {
-      let after: string | undefined;
+      if (after && after.type !== type) continue; // types before the resume point were served already
+      // A shared type has no compartment: unfiltered, it would be every row of shared_resource.
+      if (!isCompartmentType(type)) continue;
+      let afterId = after?.id;
+      after = undefined;
       for (;;) {
-        const q = this.visibleQuery(type, narrowed, []);
+        const q = this.visibleQuery(type, narrowed, o.filters ?? []);
         if (!q) break;
-        if (after) q.where('r.id', '>', after);
+        if (afterId !== undefined) q.where('r.id', '>', afterId);
         const rows = (await q.select(selectColumns(this.db)).orderBy('r.id').limit(pageSize)) as Row[];
         for (const row of rows) yield toStored(row);
         if (rows.length < pageSize) break;
-        after = rows[rows.length - 1]!.id;
+        afterId = rows[rows.length - 1]!.id;
       }
     }
+  }
+
+  /**
+   * The shared resources (Practitioner, Organization, Medication…) that the given compartment
+   * resources reference, as the caller may see them, limited to `types`. Only references from
+   * resources the caller was shown are followed, so a hidden resource cannot reveal whom it points at.
+   */
+  async sharedReferencedBy(
+    patientId: string,
+    shown: readonly StoredResource[],
+    access: AccessScope,
+    o: { types: ReadonlySet<string>; filters?: Filter[] },
+  ): Promise<StoredResource[]> {
+    if (!access.patientIds.includes(patientId) || !shown.length) return [];
+    const byType = new Map<string, string[]>();
+    for (const r of shown) byType.set(r.resourceType, [...(byType.get(r.resourceType) ?? []), r.id]);
+    const targets = new Map<string, Set<string>>();
+    for (const [type, ids] of byType) {
+      if (!isCompartmentType(type)) continue;
+      for (const chunk of chunks(ids, 1000)) {
+        const rows = (await this.db('search_token')
+          .distinct('code')
+          .where({ patient_id: patientId, resource_type: type, param: REFERENCES_PARAM })
+          .whereIn('resource_id', chunk)) as { code: string }[];
+        for (const { code } of rows) {
+          const [t, id] = code.split('/') as [string, string | undefined];
+          if (id && !isCompartmentType(t) && o.types.has(t)) targets.set(t, (targets.get(t) ?? new Set()).add(id));
+        }
+      }
+    }
+    const out: StoredResource[] = [];
+    for (const [type, ids] of targets) {
+      for (const chunk of chunks([...ids].sort(), 1000)) {
+        const q = this.visibleQuery(type, access, [{ kind: 'id', values: chunk }, ...(o.filters ?? [])]);
+        if (q) out.push(...((await q.select(selectColumns(this.db)).orderBy('r.id')) as Row[]).map(toStored));
+      }
+    }
+    return out;
   }
 
   /**
@@ -195,6 +253,12 @@ export class ResourceStore {
     }
     return byType;
   }
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function selectColumns(db: Knex): (string | Knex.Raw)[] {
