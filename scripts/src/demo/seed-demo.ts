@@ -46,6 +46,8 @@ export async function seedDemo(db: Database, options: SeedOptions): Promise<{ re
     if (batch.length >= 10) await flush();
   }
   await flush();
+  // Fresh planner statistics: without them PostgreSQL plans the index subqueries badly.
+  await db.raw('analyze');
   const accounts: DemoAccount[] = [];
   for (const person of demoPeople()) accounts.push(await createDemoAccount(db, person, options.now ?? new Date()));
   if (options.accountsFile) {
