@@ -17,3 +17,5 @@ export * from './policy/index.js';
 export * from './holds/index.js';
 export { createEnrollment, enrollmentAccount, completeEnrollment, ENROLLMENT_TTL_HOURS, MIN_PASSWORD_LENGTH, type EnrollmentProblem } from './accounts/enrollment.js';
 export { cors, type CorsOptions } from './http/cors.js';
+export * from './audit/index.js';
+export * from './rate-limits/index.js';

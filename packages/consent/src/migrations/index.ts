@@ -2,6 +2,7 @@ import type { Migration } from '../db/migrations.js';
 import { createAccountsAndDelegations } from './202611220001_create_accounts_and_delegations.js';
 import { createAppGrants } from './202611230001_create_app_grants.js';
 import { createReleaseHolds } from './202611230002_create_release_holds.js';
+import { createAccessLog } from './202611230003_create_access_log.js';
 import { createAccountEnrollment } from './202611230004_create_account_enrollment.js';
 
-export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccountEnrollment];
+export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment];

@@ -1,0 +1,228 @@
+/**
+ * The patient's view of their access log as FHIR R4 AuditEvent resources (AUD-3): who accessed
+ * the record (the app by name and client id, the proxy, the patient, staff per policy), when,
+ * what they did, with what outcome, and which resources they received. Read from the patient's
+ * own chain only. What a viewer could not read themselves is never named: resource references
+ * pass through the caller's `visibleRefs` (the viewer's access plan), withheld items and reason
+ * codes for withheld items are never shown, and staff are anonymous unless policy says otherwise.
+ */
+import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from '@medplum/fhirtypes';
+import type { Knex } from 'knex';
+import { accessLogRecordFromRow, type AccessLogRow } from './access-log.js';
+import type { AccessLogAction, AccessLogRecord } from './access-log-types.js';
+
+export const ACCESS_LOG_ACTION_SYSTEM = 'urn:patient-access:access-log-action';
+const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
+const EVENT_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
+const INTERACTION = 'http://hl7.org/fhir/restful-interaction';
+const ROLE_CLASS = 'http://terminology.hl7.org/CodeSystem/v3-RoleClass';
+const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
+const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
+const RESOURCE_TYPES = 'http://hl7.org/fhir/resource-types';
+const CLIENT_ID_SYSTEM = 'urn:ietf:params:oauth:client-id';
+
+export interface AuditEventViewOptions {
+  /** Entries recorded at or after this instant. */
+  readonly since?: Date;
+  /** Page size (default 50, at most 500). */
+  readonly count?: number;
+  /** From the previous page's `nextCursor`. */
+  readonly cursor?: string;
+  /** AUD-3: staff identities appear only when the organization's policy allows (default 'hidden'). */
+  readonly staffIdentity?: 'hidden' | 'shown';
+  /**
+   * The references (Type/id) among those an entry returned that the viewer may see named; the
+   * others are left out without a trace (PRX-3: a parent must not learn of an adolescent's
+   * confidential resources from the log). Pass the viewer's access-plan check; `new Set(refs)`
+   * only where the viewer may see everything.
+   */
+  readonly visibleRefs: (refs: readonly string[]) => ReadonlySet<string> | Promise<ReadonlySet<string>>;
+  /** Leave out whole entries (e.g. an adolescent's own sessions from a parent's view). */
+  readonly includeEntry?: (entry: AccessLogRecord) => boolean;
+}
+
+export interface AuditEventPage {
+  readonly events: AuditEvent[];
+  /** Present when older entries remain. */
+  readonly nextCursor?: string;
+}
+
+export class AuditEventCursorError extends Error {
+  constructor() {
+    super('invalid access log cursor');
+    this.name = 'AuditEventCursorError';
+  }
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s${seq}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const m = /^s([1-9][0-9]{0,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw new AuditEventCursorError();
+  return Number(m[1]);
+}
+
+const SOURCE: AuditEvent['source'] = {
+  observer: { display: 'Patient Access API' },
+  type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
+};
+
+function eventType(action: AccessLogAction): { type: Coding; interaction?: Coding; action: AuditEvent['action'] } {
+  switch (action) {
+    case 'read':
+      return { type: { system: EVENT_TYPE, code: 'rest', display: 'RESTful Operation' }, interaction: { system: INTERACTION, code: 'read' }, action: 'R' };
+    case 'search':
+      return { type: { system: EVENT_TYPE, code: 'rest', display: 'RESTful Operation' }, interaction: { system: INTERACTION, code: 'search-type' }, action: 'E' };
+    case 'everything':
+      return { type: { system: EVENT_TYPE, code: 'rest', display: 'RESTful Operation' }, interaction: { system: INTERACTION, code: 'operation' }, action: 'E' };
+    case 'denied':
+      return { type: { system: EVENT_TYPE, code: 'rest', display: 'RESTful Operation' }, action: 'E' };
+    case 'login':
+    case 'login.failed':
+    case 'lockout':
+    case 'token.issue':
+    case 'token.refresh':
+      return { type: { system: DCM, code: '110114', display: 'User Authentication' }, action: 'E' };
+    case 'consent':
+    case 'token.revoke':
+      return { type: { system: DCM, code: '110136', display: 'Security Roles Changed' }, action: 'U' };
+    case 'registration':
+    case 'audit.purge':
+      return { type: { system: DCM, code: '110100', display: 'Application Activity' }, action: 'E' };
+  }
+}
+
+const ACTION_DISPLAY: Readonly<Record<AccessLogAction, string>> = {
+  read: 'Read a record',
+  search: 'Searched records',
+  everything: 'Retrieved the whole record',
+  'token.issue': 'Access granted to an app',
+  'token.refresh': 'App access renewed',
+  'token.revoke': 'App access revoked',
+  login: 'Signed in',
+  'login.failed': 'Failed sign-in',
+  lockout: 'Account locked',
+  consent: 'Authorization changed',
+  registration: 'App registered',
+  denied: 'Request refused',
+  'audit.purge': 'Old log entries removed',
+};
+
+function actorAgent(r: AccessLogRecord, staffIdentity: 'hidden' | 'shown'): AuditEventAgent | undefined {
+  const policy = [...(r.grantId ? [`urn:patient-access:grant:${r.grantId}`] : []), ...(r.delegationId ? [`urn:patient-access:delegation:${r.delegationId}`] : [])];
+  const withPolicy = (a: AuditEventAgent): AuditEventAgent => (policy.length ? { ...a, policy } : a);
+  switch (r.actorKind) {
+    case 'patient':
+      return withPolicy({
+        type: { coding: [{ system: ROLE_CLASS, code: 'PAT', display: 'patient' }] },
+        who: { reference: r.actorFhirUser ?? `Patient/${r.onBehalfOf ?? r.patientId}` },
+        requestor: true,
+      });
+    case 'proxy':
+      return withPolicy({
+        type: { coding: [{ system: ROLE_CLASS, code: 'AGNT', display: 'agent' }] },
+        ...(r.actorFhirUser ? { who: { reference: r.actorFhirUser } } : {}),
+        name: 'Proxy (personal representative)',
+        requestor: true,
+      });
+    case 'staff':
+      // AUD-3: staff identities only when the organization's policy allows.
+      return staffIdentity === 'shown' && r.actorFhirUser
+        ? { type: { coding: [{ system: ROLE_CLASS, code: 'EMP', display: 'employee' }] }, who: { reference: r.actorFhirUser }, requestor: true }
+        : { type: { coding: [{ system: ROLE_CLASS, code: 'EMP', display: 'employee' }] }, name: 'Staff member', requestor: true };
+    case 'system':
+      return { type: { coding: [{ system: DCM, code: '110150', display: 'Application' }] }, name: 'Patient Access server', requestor: true };
+    case 'app':
+      return undefined; // the app agent below is the requestor
+  }
+}
+
+function appAgent(r: AccessLogRecord): AuditEventAgent | undefined {
+  if (!r.clientId) return undefined;
+  return {
+    type: { coding: [{ system: DCM, code: '110150', display: 'Application' }] },
+    who: { identifier: { system: CLIENT_ID_SYSTEM, value: r.clientId }, display: r.clientName ?? r.clientId },
+    name: r.clientName ?? r.clientId,
+    requestor: r.actorKind === 'app',
+  };
+}
+
+/** One stored entry as an AuditEvent; `visible` are the returned references the viewer may see. */
+export function accessLogAuditEvent(r: AccessLogRecord, visible: ReadonlySet<string>, options: { staffIdentity?: 'hidden' | 'shown' } = {}): AuditEvent {
+  const { type, interaction, action } = eventType(r.action);
+  const agents = [actorAgent(r, options.staffIdentity ?? 'hidden'), appAgent(r)].filter((a): a is AuditEventAgent => a !== undefined);
+  if (agents.length === 0) agents.push({ name: 'Unidentified requester', requestor: true });
+  const entity: AuditEventEntity[] = [];
+  if (r.patientId !== '') {
+    entity.push({
+      what: { reference: `Patient/${r.patientId}` },
+      type: { system: ENTITY_TYPE, code: '1', display: 'Person' },
+      role: { system: OBJECT_ROLE, code: '1', display: 'Patient' },
+    });
+  }
+  if (r.action === 'search' && r.resourceType) {
+    entity.push({
+      type: { system: RESOURCE_TYPES, code: r.resourceType },
+      role: { system: OBJECT_ROLE, code: '24', display: 'Query' },
+      name: r.queryParams?.length ? `${r.resourceType}?${r.queryParams.join(',')}` : r.resourceType,
+    });
+  }
+  for (const ref of r.returnedIds) {
+    if (!visible.has(ref)) continue; // PRX-3: nothing the viewer may not read, not even its id
+    entity.push({
+      what: { reference: ref },
+      type: { system: RESOURCE_TYPES, code: ref.slice(0, ref.indexOf('/')) },
+      role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
+    });
+  }
+  const outcome = r.outcome === 'success' ? '0' : r.outcome === 'denied' ? '4' : '8';
+  return {
+    resourceType: 'AuditEvent',
+    id: r.hash.slice(0, 40),
+    type,
+    subtype: [...(interaction ? [interaction] : []), { system: ACCESS_LOG_ACTION_SYSTEM, code: r.action, display: ACTION_DISPLAY[r.action] }],
+    action,
+    recorded: r.recordedAt.toISOString(),
+    outcome,
+    ...(r.outcome !== 'success' && r.reason ? { outcomeDesc: r.reason } : {}),
+    agent: agents,
+    source: SOURCE,
+    ...(entity.length ? { entity } : {}),
+  };
+}
+
+/**
+ * A page of the patient's access log, newest first, as AuditEvents (AUD-3). The cursor is bound
+ * to nothing secret: it only moves within this patient's chain.
+ */
+export async function auditEventsFor(db: Knex, patientId: string, options: AuditEventViewOptions): Promise<AuditEventPage> {
+  const count = Math.min(Math.max(Math.trunc(options.count ?? 50), 1), 500);
+  let before = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+  const picked: AccessLogRecord[] = [];
+  let more = false;
+  // Entries left out by includeEntry do not shorten the page: keep reading until it is full.
+  for (;;) {
+    let q = db<AccessLogRow>('access_log').select('*').where('patient_id', patientId).orderBy('seq', 'desc').limit(count + 1);
+    if (before !== undefined) q = q.where('seq', '<', before);
+    if (options.since) q = q.where('recorded_at', '>=', options.since);
+    const rows = ((await q) as AccessLogRow[]).map(accessLogRecordFromRow);
+    for (const r of rows.slice(0, count)) {
+      before = r.seq;
+      if (options.includeEntry && !options.includeEntry(r)) continue;
+      picked.push(r);
+      if (picked.length === count) break;
+    }
+    if (picked.length === count) {
+      more = rows.findIndex((r) => r.seq === before) < rows.length - 1;
+      break;
+    }
+    if (rows.length <= count) break;
+  }
+  // AUD-3: the patient sees who accessed their record; the viewer's plan decides which resources are named.
+  const allRefs = [...new Set(picked.flatMap((r) => r.returnedIds))];
+  const visible = allRefs.length ? await options.visibleRefs(allRefs) : new Set<string>();
+  const events = picked.map((r) => accessLogAuditEvent(r, visible, { staffIdentity: options.staffIdentity ?? 'hidden' }));
+  return more && before !== undefined ? { events, nextCursor: encodeCursor(before) } : { events };
+}
