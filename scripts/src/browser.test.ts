@@ -14,7 +14,10 @@ import { chromium, type Browser } from 'playwright-core';
 import { authServerMigrations } from '@patient-access/auth-server';
 import {
   consentMigrations,
+  createAccessLogWriter,
   createAccount,
+  createRateLimits,
+  type AccessLogWriter,
   createDelegation,
   createLogger,
   createTestDatabase,
@@ -33,6 +36,8 @@ let server: Server;
 let browser: Browser;
 let origin: string;
 let fhirBase: string;
+let accessLog: AccessLogWriter;
+const rateLimits = createRateLimits({ keyPrefix: `browser-${randomBytes(4).toString('hex')}` });
 
 beforeAll(async () => {
   tdb = await createTestDatabase([...consentMigrations, ...fhirApiMigrations, ...authServerMigrations]);
@@ -57,7 +62,7 @@ beforeAll(async () => {
   // A second person, so the two tests need not wait for a fresh TOTP time step.
   await createAccount(tdb.db, { username: 'sofia', displayName: 'Sofia', password: 'sofia is eight', totpSecret: SECRET_2, fhirUser: 'Patient/kid', patientId: 'kid' });
   await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
-  const app = await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'browser-test') });
+  const app = await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'browser-test'), rateLimits, accessLog: (accessLog = createAccessLogWriter(tdb.db)) });
   server.on('request', app.callback());
   browser = await chromium.launch({
     executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
@@ -67,6 +72,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await accessLog?.close();
+  await rateLimits.close();
   await new Promise((resolve) => server?.close(resolve));
   await tdb?.destroy();
 });

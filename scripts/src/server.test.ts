@@ -11,7 +11,11 @@ import { SignJWT, decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { authServerMigrations, rotateSigningKey } from '@patient-access/auth-server';
 import {
   consentMigrations,
+  createAccessLogWriter,
   createAccount,
+  createRateLimits,
+  verifyAccessLog,
+  type AccessLogWriter,
   createDelegation,
   createLogger,
   createTestDatabase,
@@ -37,6 +41,14 @@ const now = () => clock;
 let tdb: TestDatabase;
 let app: NonNullable<Parameters<typeof request.agent>[0]>;
 let delegationToChild: string;
+let accessLog: AccessLogWriter;
+// Generous registration limit: this file registers dozens of apps from one address. Keys are
+// prefixed per run, so runs sharing a Redis do not share counts.
+const rateLimits = createRateLimits({
+  redisUrl: process.env['REDIS_URL'],
+  keyPrefix: `test-${randomBytes(4).toString('hex')}`,
+  policies: { registration: { points: 1000, durationSeconds: 3600 } },
+});
 let delegationToTeen: string;
 
 /** Fifteen today: a parent proxy sees a limited record (PRX-3). */
@@ -114,10 +126,12 @@ beforeAll(async () => {
   await createAccount(db, { username: GRANDPA.username, displayName: 'Grandpa', password: GRANDPA.password, totpSecret: GRANDPA.secret, fhirUser: 'RelatedPerson/rp-grandpa' });
   await createAccount(db, { username: DOC.username, displayName: 'Dr House', password: DOC.password, totpSecret: DOC_SECRET, fhirUser: 'Practitioner/prac-9' });
   delegationToTeen = await createDelegation(db, { patientId: 'teen', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
-  app = (await createServerApp({ config, db, log: createLogger('silent', 'test'), now })).callback();
+  app = (await createServerApp({ config, db, log: createLogger('silent', 'test'), now, rateLimits, accessLog: accessLog = createAccessLogWriter(db) })).callback();
 });
 
 afterAll(async () => {
+  await accessLog?.close();
+  await rateLimits.close();
   await tdb?.destroy();
 });
 
@@ -716,7 +730,7 @@ describe('signing key rotation', () => {
   test('a rotated key is published and signs; tokens signed by the old key keep working until they expire', async () => {
     const before = await launch({ pick: 'mom', scope: 'launch/patient openid patient/Patient.rs' });
     const oldKid = JSON.parse(Buffer.from(before['access_token']!.split('.')[0]!, 'base64url').toString()).kid as string;
-    const rotating = (await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'test'), now, keyCheckMs: 50 })).callback();
+    const rotating = (await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'test'), now, keyCheckMs: 50, rateLimits, accessLog })).callback();
     await rotateSigningKey(tdb.db, { publishForSeconds: 0 });
     await new Promise((r) => setTimeout(r, 400));
     const jwks = await request(rotating).get('/auth/jwks');
@@ -726,5 +740,42 @@ describe('signing key rotation', () => {
     expect(kids).toContain(oldKid);
     const read = await request(rotating).get('/fhir/Patient/mom').set('Authorization', `Bearer ${before['access_token']}`);
     expect(read.status).toBe(200);
+  });
+});
+
+describe('rate limits and the access log (RL-1, AUD-1)', () => {
+  test('open registration is limited per address, with Retry-After', async () => {
+    const tight = createRateLimits({ keyPrefix: `tight-${randomBytes(4).toString('hex')}`, policies: { registration: { points: 2, durationSeconds: 3600 } } });
+    try {
+      const limited = (await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'test'), now, rateLimits: tight, accessLog })).callback();
+      const body = { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' };
+      expect((await request(limited).post('/auth/register').send(body)).status).toBe(201);
+      expect((await request(limited).post('/auth/register').send(body)).status).toBe(201);
+      const third = await request(limited).post('/auth/register').send(body);
+      expect(third.status).toBe(429);
+      expect(Number(third.headers['retry-after'])).toBeGreaterThan(0);
+    } finally {
+      await tight.close();
+    }
+  });
+
+  test('reads, searches, denials and sign-ins are logged with ids only, and the chain verifies', async () => {
+    const tokens = await launch({ pick: 'kid', scope: 'launch/patient openid patient/*.rs' });
+    const auth = { Authorization: `Bearer ${tokens['access_token']}` };
+    await request(app).get('/fhir/Observation?patient=kid&category=laboratory').set(auth);
+    await request(app).get('/fhir/Patient/other').set(auth);
+    await request(app).post('/auth/interaction/none/login').type('form').send({ username: 'maria', password: 'wrong' });
+    await accessLog.flush();
+    const rows = (await tdb.db('access_log').where({ patient_id: 'kid' }).orderBy('seq')) as Record<string, unknown>[];
+    const search = rows.find((r) => r['action'] === 'search');
+    expect(search).toMatchObject({ outcome: 'success', resource_type: 'Observation', actor_kind: 'proxy', client_id: expect.any(String) });
+    expect(JSON.stringify(search)).toContain('Observation/kid-hgb-final');
+    // Parameter names, never their values.
+    expect(JSON.stringify(search)).not.toContain('laboratory');
+    const denied = rows.find((r) => r['action'] === 'denied');
+    expect(denied).toMatchObject({ outcome: 'denied', reason: 'NOT_FOUND' });
+    expect(rows.some((r) => r['action'] === 'consent')).toBe(true);
+    expect(rows.some((r) => r['action'] === 'token.issue')).toBe(true);
+    expect(await verifyAccessLog(tdb.db)).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import Koa, { type Middleware } from 'koa';
 import { Registry } from 'prom-client';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAuthServer, publishedKeyResolver, signingKeyFingerprint, smartConfiguration } from '@patient-access/auth-server';
-import type { AppConfig, Database, Logger } from '@patient-access/consent';
+import type { AccessLogWriter, AppConfig, Database, Logger, RateLimits } from '@patient-access/consent';
 import { ResourceStore, compartmentScope, createFhirApp, patientSummaries, patientsSeenBy } from '@patient-access/fhir-api';
 
 export interface ServerDeps {
@@ -16,9 +16,11 @@ export interface ServerDeps {
   now?: () => Date;
   /** How often to look for rotated signing keys. */
   keyCheckMs?: number;
+  rateLimits: RateLimits;
+  accessLog: AccessLogWriter;
 }
 
-export async function createServerApp({ config, db, log, now, keyCheckMs = 60_000 }: ServerDeps): Promise<Koa> {
+export async function createServerApp({ config, db, log, now, keyCheckMs = 60_000, rateLimits, accessLog }: ServerDeps): Promise<Koa> {
   const metrics = new Registry();
   const store = new ResourceStore(db);
   const buildAuth = () =>
@@ -27,6 +29,8 @@ export async function createServerApp({ config, db, log, now, keyCheckMs = 60_00
       db,
       log,
       metrics,
+      rateLimits,
+      accessLog,
       ...(now ? { now } : {}),
       describePatients: (ids) => patientSummaries(db, ids),
       encounterInRecord: async (patientId, encounterId) => (await store.read('Encounter', encounterId, compartmentScope([patientId]))) !== undefined,
@@ -41,6 +45,8 @@ export async function createServerApp({ config, db, log, now, keyCheckMs = 60_00
     smartConfiguration: smartConfiguration(config),
     // Same database as the authorization server: verify with its published keys directly.
     tokenKeys: publishedKeyResolver(db),
+    rateLimits,
+    accessLog,
     ...(now ? { now } : {}),
   });
   const root = new Koa({ proxy: true });

@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { countAccounts, dataDirectory } from '@patient-access/consent';
+import { countAccounts, createAccessLogWriter, createRateLimits, dataDirectory } from '@patient-access/consent';
 import { seedDemo, type DemoAccount } from './demo/seed-demo.js';
 import { readFile } from 'node:fs/promises';
 import { cliLogger, configOrExit, openMigrated } from './runtime.js';
@@ -28,7 +28,9 @@ if (config.demoData) {
   }
 }
 
-const app = await createServerApp({ config, db, log });
+const rateLimits = createRateLimits({ redisUrl: config.redisUrl, onStoreError: (err: unknown) => log.warn({ err: String(err) }, 'rate-limit store unavailable; in-memory insurance limits apply') });
+const accessLog = createAccessLogWriter(db);
+const app = await createServerApp({ config, db, log, rateLimits, accessLog });
 const server = createServer(app.callback());
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve, reject) => {
@@ -58,6 +60,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     log.info({ signal }, 'shutting down');
     server.close(async () => {
+      await accessLog.close();
+      await rateLimits.close();
       await db.destroy();
       process.exit(0);
     });

@@ -8,7 +8,20 @@ import { decodeJwt, jwtVerify } from 'jose';
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import { Registry } from 'prom-client';
-import { cors, grantInForce, requestContext, revokeAppGrant, type AppConfig, type Database, type Logger } from '@patient-access/consent';
+import {
+  cors,
+  grantInForce,
+  rateLimitHeaders,
+  rateLimitKey,
+  requestContext,
+  revokeAppGrant,
+  type AccessLogWriter,
+  type AppConfig,
+  type Database,
+  type Logger,
+  type RateLimits,
+} from '@patient-access/consent';
+import { logAuthEvent } from './interactions/sign-in.js';
 import { interactionRouter, type PatientSummary } from './interactions/routes.js';
 import { ROUTES, createProvider } from './oidc/provider.js';
 import { delegationApi } from './portal/delegation-api.js';
@@ -26,6 +39,8 @@ export interface AuthServerDeps {
   now?: () => Date;
   /** Prometheus registry shared with the FHIR API (one /metrics per process). */
   metrics?: Registry;
+  rateLimits?: RateLimits;
+  accessLog?: AccessLogWriter;
   describePatients(ids: string[]): Promise<Map<string, PatientSummary>>;
   /** Whether an Encounter with this id is in the patient's record (EHR launch with encounter). */
   encounterInRecord(patientId: string, encounterId: string): Promise<boolean>;
@@ -68,6 +83,21 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     await next();
   });
   provider.use(requestContext(log, deps.metrics ?? new Registry(), 'auth-server'));
+  // RL-1: token requests per address, open registration per address; answered before the provider.
+  provider.use(async (ctx, next) => {
+    const limiter = ctx.method !== 'POST' ? undefined : ctx.path === ROUTES.token ? 'token' : ctx.path === ROUTES.registration ? 'registration' : undefined;
+    if (limiter && deps.rateLimits) {
+      const result = await deps.rateLimits.consume(limiter, rateLimitKey(ctx.ip));
+      ctx.set(rateLimitHeaders(result));
+      if (!result.allowed) {
+        ctx.status = 429;
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = { error: 'temporarily_unavailable', error_description: 'too many requests; retry after the time in Retry-After' };
+        return;
+      }
+    }
+    await next();
+  });
   provider.use(async (ctx, next) => {
     await next();
     // Label oidc-provider's endpoints by name; our pages are labelled by their route templates.
@@ -103,6 +133,18 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
         body['smart_style_url'] = `${config.issuerUrl}/smart-style.json`;
       }
       log.info({ event: 'token.issued', grantType: ctx.oidc.params?.['grant_type'], clientId: ctx.oidc.client?.clientId }, 'token issued');
+      if (typeof claims['grant_id'] === 'string') {
+        await logAuthEvent(deps, ctx, {
+          patientId: typeof claims['patient'] === 'string' ? claims['patient'] : '',
+          actor: { kind: 'app', id: String(claims['client_id']) },
+          ...(typeof claims['patient'] === 'string' ? { onBehalfOf: claims['patient'] } : {}),
+          client: { id: String(claims['client_id']) },
+          scopes: String(body['scope'] ?? ''),
+          grantId: claims['grant_id'],
+          action: ctx.oidc.params?.['grant_type'] === 'refresh_token' ? 'token.refresh' : 'token.issue',
+          outcome: 'success',
+        });
+      }
     }
 
     // oidc-provider refuses to introspect or revoke JWT access tokens (it does not store them);
@@ -136,6 +178,11 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       const refresh = ctx.oidc.entities.RefreshToken;
       if (refresh?.grantId) await revokeAppGrant(db, refresh.grantId, 'refresh token revoked by the client', now());
       log.info({ event: 'token.revoked', clientId: ctx.oidc.client?.clientId }, 'token revoked');
+      await logAuthEvent(deps, ctx, { patientId: '', actor: { kind: 'app', id: String(ctx.oidc.client?.clientId ?? '') }, action: 'token.revoke', outcome: 'success' });
+    }
+
+    if (ctx.path === ROUTES.registration && ctx.status === 201 && typeof body?.['client_id'] === 'string') {
+      await logAuthEvent(deps, ctx, { patientId: '', actor: { kind: 'app', id: body['client_id'] }, client: { id: body['client_id'] }, action: 'registration', outcome: 'success' });
     }
   });
 

@@ -12,7 +12,9 @@ import type { Resource } from '@medplum/fhirtypes';
 import { authServerMigrations } from '@patient-access/auth-server';
 import {
   consentMigrations,
+  createAccessLogWriter,
   createAccount,
+  createRateLimits,
   createDelegation,
   createLogger,
   createTestDatabase,
@@ -78,7 +80,13 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
       delegations.set(`${a.username}/${patientId}`, id);
     }
   }
-  const app = (await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'test'), now })).callback();
+  // The contract tests make thousands of requests with one token: limits far above the defaults.
+  const rateLimits = createRateLimits({
+    keyPrefix: `harness-${Math.random().toString(36).slice(2)}`,
+    policies: { registration: { points: 1000, durationSeconds: 3600 }, fhir: { points: 1_000_000, durationSeconds: 60 } },
+  });
+  const accessLog = createAccessLogWriter(tdb.db);
+  const app = (await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'test'), now, rateLimits, accessLog })).callback();
 
   async function authorize(agent: TestAgent, clientId: string, challenge: string, o: LaunchOptions): Promise<URL> {
     let res = await agent.get('/auth/authorize').query({
@@ -145,7 +153,11 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
       for (const [k, v] of Object.entries(headers)) r.set(k, v);
       return r;
     },
-    destroy: () => tdb.destroy(),
+    destroy: async () => {
+      await accessLog.close();
+      await rateLimits.close();
+      await tdb.destroy();
+    },
   };
 }
 

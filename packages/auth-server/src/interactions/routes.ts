@@ -13,8 +13,6 @@ import {
   createAppGrant,
   delegationsInForce,
   findAccountById,
-  verifyPasswordLogin,
-  verifyTotpLogin,
   type AppConfig,
   type Database,
   type Logger,
@@ -22,6 +20,7 @@ import {
 import { checkLaunch, consumeLaunch, type LaunchProblem } from '../launch/launch-store.js';
 import { proxyAllowed } from '../smart/proxy-age.js';
 import { describeScope } from './scope-descriptions.js';
+import { codeStep, logAuthEvent, passwordStep, stepMessage, stepStatus, type SignInDeps } from './sign-in.js';
 import { consentPage, loginPage, mfaPage, pickerPage, type PickerOption } from './views.js';
 
 export interface PatientSummary {
@@ -29,7 +28,7 @@ export interface PatientSummary {
   birthDate?: string;
 }
 
-export interface InteractionDeps {
+export interface InteractionDeps extends SignInDeps {
   config: AppConfig;
   db: Database;
   log: Logger;
@@ -102,11 +101,10 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const interaction = await details(ctx);
     const body = ctx.request.body as Record<string, string | undefined>;
     const name = await clientName(String(interaction.params['client_id']));
-    const result = await verifyPasswordLogin(db, String(body['username'] ?? ''), String(body['password'] ?? ''), now());
+    const result = await passwordStep(deps, ctx, String(body['username'] ?? ''), String(body['password'] ?? ''));
     if (!result.ok) {
-      deps.log.info({ event: 'login.failed', reason: result.reason }, 'login failed');
-      const message = result.reason === 'locked' ? 'Too many attempts. Try again later.' : 'The username or password is not correct.';
-      html(ctx, loginPage(action(interaction.uid, 'login'), name, message), result.reason === 'locked' ? 429 : 401);
+      if (result.retryAfterSeconds) ctx.set('Retry-After', String(result.retryAfterSeconds));
+      html(ctx, loginPage(action(interaction.uid, 'login'), name, stepMessage(result, 'The username or password is not correct.')), stepStatus(result));
       return;
     }
     if (result.needsTotp) {
@@ -125,10 +123,10 @@ export function interactionRouter(deps: InteractionDeps): Router {
       return;
     }
     const code = String((ctx.request.body as Record<string, unknown>)['code'] ?? '');
-    const result = await verifyTotpLogin(db, pending.accountId, code, now());
+    const result = await codeStep(deps, ctx, pending.accountId, code);
     if (!result.ok) {
-      deps.log.info({ event: 'mfa.failed', reason: result.reason }, 'second factor failed');
-      html(ctx, mfaPage(action(interaction.uid, 'mfa'), result.reason === 'locked' ? 'Too many attempts. Try again later.' : 'That code is not correct.'), result.reason === 'locked' ? 429 : 401);
+      if (result.retryAfterSeconds) ctx.set('Retry-After', String(result.retryAfterSeconds));
+      html(ctx, mfaPage(action(interaction.uid, 'mfa'), stepMessage(result, 'That code is not correct.')), stepStatus(result));
       return;
     }
     await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: pending.accountId } }, { mergeWithLastSubmission: false });
@@ -188,6 +186,18 @@ export function interactionRouter(deps: InteractionDeps): Router {
       scope: granted.join(' '),
     });
     deps.log.info({ event: 'consent.granted', grantId, clientId, scopes: granted.length, rejected: rejected.length }, 'consent granted');
+    const approver = await findAccountById(db, accountId);
+    await logAuthEvent(deps, ctx, {
+      patientId: subject.patientId,
+      actor: { kind: subject.delegationId ? 'proxy' : approver?.fhirUser.startsWith('Practitioner/') ? 'staff' : 'patient', id: accountId, ...(approver ? { fhirUser: approver.fhirUser } : {}) },
+      onBehalfOf: subject.patientId,
+      client: { id: clientId },
+      scopes: granted.join(' '),
+      grantId,
+      ...(subject.delegationId ? { delegationId: subject.delegationId } : {}),
+      action: 'consent',
+      outcome: 'success',
+    });
     await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   });
 

@@ -16,8 +16,6 @@ import {
   listAppGrantsForAccount,
   listAppGrantsForPatient,
   revokeAppGrant,
-  verifyPasswordLogin,
-  verifyTotpLogin,
   type Account,
   type AppConfig,
   type AppGrant,
@@ -25,12 +23,13 @@ import {
   type Logger,
 } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
+import { codeStep, passwordStep, stepMessage, stepStatus, type SignInDeps } from '../interactions/sign-in.js';
 import { escapeHtml, loginPage, mfaPage, page } from '../interactions/views.js';
 import { createLaunch } from '../launch/launch-store.js';
 import { proxyAllowed } from '../smart/proxy-age.js';
 import { PORTAL_IDLE_SECONDS, type PortalCookies } from './portal-session.js';
 
-export interface PortalDeps {
+export interface PortalDeps extends SignInDeps {
   config: AppConfig;
   db: Database;
   log: Logger;
@@ -85,10 +84,10 @@ export function portalRouter(deps: PortalDeps): Router {
   router.post('/portal/login', form, async (ctx) => {
     const next = safeNext(ctx.query['next']);
     const body = ctx.request.body as Record<string, string | undefined>;
-    const result = await verifyPasswordLogin(db, String(body['username'] ?? ''), String(body['password'] ?? ''), now());
+    const result = await passwordStep(deps, ctx, String(body['username'] ?? ''), String(body['password'] ?? ''));
     if (!result.ok) {
-      deps.log.info({ event: 'login.failed', reason: result.reason, surface: 'portal' }, 'login failed');
-      html(ctx, loginPage(`${base}/portal/login?next=${encodeURIComponent(next)}`, undefined, result.reason === 'locked' ? 'Too many attempts. Try again later.' : 'The username or password is not correct.', ''), result.reason === 'locked' ? 429 : 401);
+      if (result.retryAfterSeconds) ctx.set('Retry-After', String(result.retryAfterSeconds));
+      html(ctx, loginPage(`${base}/portal/login?next=${encodeURIComponent(next)}`, undefined, stepMessage(result, 'The username or password is not correct.'), ''), stepStatus(result));
       return;
     }
     if (!result.needsTotp) {
@@ -107,9 +106,10 @@ export function portalRouter(deps: PortalDeps): Router {
       ctx.redirect(`${base}/portal/login?next=${encodeURIComponent(next)}`);
       return;
     }
-    const result = await verifyTotpLogin(db, accountId, String((ctx.request.body as Record<string, unknown>)['code'] ?? ''), now());
+    const result = await codeStep(deps, ctx, accountId, String((ctx.request.body as Record<string, unknown>)['code'] ?? ''));
     if (!result.ok) {
-      html(ctx, mfaPage(`${base}/portal/mfa?next=${encodeURIComponent(next)}`, result.reason === 'locked' ? 'Too many attempts. Try again later.' : 'That code is not correct.'), result.reason === 'locked' ? 429 : 401);
+      if (result.retryAfterSeconds) ctx.set('Retry-After', String(result.retryAfterSeconds));
+      html(ctx, mfaPage(`${base}/portal/mfa?next=${encodeURIComponent(next)}`, stepMessage(result, 'That code is not correct.')), stepStatus(result));
       return;
     }
     pending.clear(ctx);

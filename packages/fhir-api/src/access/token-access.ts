@@ -25,6 +25,10 @@ export interface TokenAccess {
   patientId: string;
   clientId: string;
   grantId: string;
+  /** The person who approved the app: the patient, their proxy, or a clinician. */
+  accountId: string;
+  delegationId: string | undefined;
+  actorKind: 'patient' | 'proxy' | 'staff';
   fhirUser: string | undefined;
   scopes: readonly Scope[];
   contexts: readonly ScopeContext[];
@@ -113,6 +117,9 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
       patientId,
       clientId: String(claims['client_id']),
       grantId,
+      accountId: inForce.grant.accountId,
+      delegationId: inForce.delegation?.id,
+      actorKind: inForce.delegation ? 'proxy' : fhirUser?.includes('/Practitioner/') ? 'staff' : 'patient',
       fhirUser,
       scopes: parseScopes(typeof claims['scope'] === 'string' ? claims['scope'] : '').scopes,
       // A patient-context token: patient/ scopes, and user/ scopes limited to that patient.

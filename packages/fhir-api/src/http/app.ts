@@ -6,7 +6,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { JWTVerifyGetKey } from 'jose';
-import { cors, requestContext, type AppConfig, type Database, type Logger } from '@patient-access/consent';
+import { cors, requestContext, type AccessLogWriter, type AppConfig, type Database, type Logger, type RateLimits } from '@patient-access/consent';
 import { createAccessResolver } from '../access/token-access.js';
 import { ResourceStore } from '../store/resource-store.js';
 import { fhirRoutes } from './fhir-routes.js';
@@ -24,9 +24,11 @@ export interface FhirAppDeps {
   /** Keys that verify access tokens (the authorization server's JWKS). Without them, every PHI route denies. */
   tokenKeys?: JWTVerifyGetKey;
   now?: () => Date;
+  rateLimits?: RateLimits;
+  accessLog?: AccessLogWriter;
 }
 
-export function createFhirApp({ config, db, log, metrics = new Registry(), smartConfiguration, tokenKeys, now }: FhirAppDeps): Koa {
+export function createFhirApp({ config, db, log, metrics = new Registry(), smartConfiguration, tokenKeys, now, rateLimits, accessLog }: FhirAppDeps): Koa {
   if (!metrics.getSingleMetric('process_cpu_seconds_total')) collectDefaultMetrics({ register: metrics });
   const app = new Koa({ proxy: true });
   const router = new Router();
@@ -56,6 +58,8 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
         store: new ResourceStore(db),
         fhirBaseUrl: config.fhirBaseUrl,
         resolveAccess: createAccessResolver({ db, keys: tokenKeys, issuer: config.issuerUrl, fhirBaseUrl: config.fhirBaseUrl, ...(now ? { now } : {}) }),
+        ...(rateLimits ? { rateLimits } : {}),
+        ...(accessLog ? { accessLog } : {}),
       })
     : undefined;
   // Deny by default: without token keys no PHI route exists.

@@ -8,9 +8,10 @@ import { Readable } from 'node:stream';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { grantFor, type Interaction } from '@patient-access/consent';
+import { grantFor, type AccessLogWriter, type Interaction, type RateLimits } from '@patient-access/consent';
 import { accessScope } from '../access/access-filters.js';
 import type { TokenAccess } from '../access/token-access.js';
+import { accessAudit, limitRequest, type AuditFacts } from './access-audit.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
 import { MAX_COUNT, parseSearch } from '../search/parse-search.js';
 import { isCompartmentType, supportedResourceTypes } from '../search/registry.js';
@@ -22,6 +23,8 @@ export interface FhirRouteDeps {
   store: ResourceStore;
   fhirBaseUrl: string;
   resolveAccess(authorization: string | undefined): Promise<TokenAccess>;
+  rateLimits?: RateLimits;
+  accessLog?: AccessLogWriter;
 }
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -30,10 +33,16 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   const router = new Router({ prefix: '/fhir' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '64kb' });
 
+  router.use(accessAudit(deps.accessLog));
+
   const access = async (ctx: Context, type: string, interaction: Interaction): Promise<TokenAccess> => {
-    const token = await deps.resolveAccess(ctx.get('Authorization') || undefined);
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Pragma', 'no-cache');
+    const authorization = ctx.get('Authorization') || undefined;
+    if (!authorization) await limitRequest(ctx, deps.rateLimits, undefined);
+    const token = await deps.resolveAccess(authorization);
+    ctx.state['token'] = token;
+    await limitRequest(ctx, deps.rateLimits, token);
     if (!supportedResourceTypes.has(type)) throw new OperationOutcomeError('NOT_FOUND', `Resource type ${type} is not supported`);
     if (grantFor(token.scopes, token.contexts, type, interaction).kind === 'none') {
       throw new OperationOutcomeError('INSUFFICIENT_SCOPE', `The token's scopes do not allow ${interaction} of ${type}`, {
@@ -50,6 +59,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     // Same answer for "no such id" and "not yours": existence never leaks.
     const found = ID.test(id) ? await deps.store.read(type, id, accessScope(token, 'read')) : undefined;
     if (!found) throw new OperationOutcomeError('NOT_FOUND', `${type}/${id} is not known`);
+    ctx.state['audit'] = { action: 'read', resourceType: type, returned: [`${type}/${found.id}`] } satisfies AuditFacts;
     const etag = `W/"${found.versionId}"`;
     ctx.set('ETag', etag);
     ctx.set('Last-Modified', found.lastUpdated.toUTCString());
@@ -73,6 +83,13 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
       throw err;
     }
     const result = await deps.store.search(request, accessScope(token, 'search'));
+    ctx.state['audit'] = {
+      action: 'search',
+      resourceType: type,
+      returned: [...result.matches, ...result.included].map((r) => `${r.resourceType}/${r.id}`),
+      queryParams: [...new Set(pairs.map(([k]) => k))],
+      ...(request.summaryCount && result.total !== undefined ? { resultCount: result.total } : {}),
+    } satisfies AuditFacts;
     ctx.type = 'application/fhir+json';
     ctx.body = searchsetBundle({
       baseUrl: deps.fhirBaseUrl,
@@ -98,7 +115,10 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   // Some clients percent-encode the `$`.
   router.get(['/Patient/:id/$everything', '/Patient/:id/%24everything'], async (ctx) => {
     ctx.state['route'] = '/fhir/Patient/:id/$everything';
-    await everything(ctx, deps, await access(ctx, 'Patient', 'search'));
+    const token = await access(ctx, 'Patient', 'search');
+    // The record is streamed: the entry names the interaction; ids are not collected up front.
+    ctx.state['audit'] = { action: 'everything', resourceType: 'Patient', queryParams: [...new Set(queryPairs(ctx.querystring).map(([k]) => k))] } satisfies AuditFacts;
+    await everything(ctx, deps, token);
   });
 
   // Read-only API: every write interaction is refused, whatever the token.
