@@ -1,0 +1,99 @@
+/**
+ * The consent package's reviewed decision matrix, replayed through the SQL the FHIR API runs:
+ * for every row, the resource is written to a real database (with its holds and, where the row
+ * says so, a reference to a labelled resource) and read back through the access filters. The
+ * SQL must agree with `decideResource` on every row: the policy is specified once and enforced
+ * in the query.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { Resource } from '@medplum/fhirtypes';
+import {
+  accessPlan,
+  consentMigrations,
+  createTestDatabase,
+  decisionMatrixCase,
+  insertHoldItems,
+  parseScopes,
+  DECISION_MATRIX_AT,
+  type DecisionMatrixRow,
+  type TestDatabase,
+} from '@patient-access/consent';
+import { accessScope } from '../src/access/access-filters.js';
+import { fhirApiMigrations } from '../src/migrations/index.js';
+import { ResourceStore } from '../src/store/resource-store.js';
+import { writeResources } from '../src/store/resource-writer.js';
+
+const fixture = JSON.parse(readFileSync(new URL('../../consent/src/policy/decision-matrix.fixture.json', import.meta.url), 'utf8')) as { rows: DecisionMatrixRow[] };
+const at = new Date(DECISION_MATRIX_AT);
+const HIDDEN_TARGET_LABEL = [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }];
+
+let tdb: TestDatabase;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase([...consentMigrations, ...fhirApiMigrations]);
+  const resources: Resource[] = [];
+  for (const row of fixture.rows) {
+    const { plan, facts } = decisionMatrixCase(row.inputs);
+    const patient = `m${row.case}`;
+    resources.push({ resourceType: 'Patient', id: patient, ...(plan.patientBirthDate ? { birthDate: plan.patientBirthDate } : {}) });
+    const refersTo = facts.referencesHidden ? [{ reference: `Observation/t${row.case}` }] : [];
+    if (facts.referencesHidden) {
+      resources.push({
+        resourceType: 'Observation',
+        id: `t${row.case}`,
+        meta: { security: HIDDEN_TARGET_LABEL },
+        status: 'final',
+        code: { text: 'target' },
+        subject: { reference: `Patient/${patient}` },
+      });
+    }
+    const common = {
+      id: `r${row.case}`,
+      ...(facts.securityLabels?.length ? { meta: { security: facts.securityLabels.map((l) => ({ system: l.system!, code: l.code })) } } : {}),
+      status: facts.status,
+      category: (facts.categories ?? []).map((c) => ({ coding: [{ system: c.system!, code: c.code }] })),
+      code: { text: 'tested thing' },
+      subject: { reference: `Patient/${patient}` },
+    };
+    resources.push(
+      (facts.resourceType === 'DiagnosticReport'
+        ? { resourceType: 'DiagnosticReport', ...common, result: refersTo }
+        : { resourceType: 'Observation', ...common, hasMember: refersTo }) as Resource,
+    );
+  }
+  await tdb.db.transaction((trx) => writeResources(trx, resources, { fhirBaseUrl: 'http://localhost:8080/fhir' }));
+  for (const row of fixture.rows) {
+    const { facts } = decisionMatrixCase(row.inputs);
+    await insertHoldItems(
+      tdb.db,
+      `m${row.case}`,
+      (facts.activeHolds ?? []).map((h) => ({
+        resourceType: facts.resourceType,
+        resourceId: `r${row.case}`,
+        kind: h.kind,
+        sourceId: `hold-${row.case}`,
+        ...(h.harmType ? { harmType: h.harmType } : {}),
+        heldFrom: new Date(at.getTime() - 86_400_000),
+        releaseAt: new Date(at.getTime() + 86_400_000),
+      })),
+    );
+  }
+});
+
+afterAll(async () => {
+  await tdb?.destroy();
+});
+
+describe('decision matrix through SQL', () => {
+  test.each(fixture.rows.map((row) => ({ name: `case ${row.case}: ${JSON.stringify(row.inputs)}`, row })))('$name', async ({ row }) => {
+    const { plan: input, facts } = decisionMatrixCase(row.inputs);
+    const plan = accessPlan(input);
+    let visible = false;
+    if (plan.level !== 'none') {
+      const scope = accessScope({ patientId: `m${row.case}`, scopes: parseScopes('patient/*.rs').scopes, contexts: ['patient', 'user'], plan, at }, 'read');
+      visible = (await new ResourceStore(tdb.db).read(facts.resourceType, `r${row.case}`, scope)) !== undefined;
+    }
+    expect({ case: row.case, visible }).toEqual({ case: row.case, visible: row.expected.visible });
+  });
+});
