@@ -238,6 +238,7 @@ describe('standalone launch', () => {
     expect(String(tokens['scope']).split(' ').sort()).toEqual(['fhirUser', 'launch/patient', 'offline_access', 'openid', 'patient/*.rs']);
     expect(typeof tokens['refresh_token']).toBe('string');
     expect(res.headers['cache-control']).toContain('no-store');
+    expect(res.headers['pragma']).toBe('no-cache');
     const idToken = decodeJwt(String(tokens['id_token']));
     expect(idToken['fhirUser']).toBe(`${FHIR}/Patient/mom`);
     const access = decodeJwt(String(tokens['access_token']));
@@ -248,7 +249,9 @@ describe('standalone launch', () => {
   test('introspection reports the SMART fields', async () => {
     const res = await request(app).post('/auth/token/introspection').type('form').send({ token: tokens['access_token'], client_id: clientId });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ active: true, client_id: clientId, patient: 'kid', fhirUser: `${FHIR}/Patient/mom`, token_type: 'Bearer', scope: 'patient/*.rs' });
+    expect(res.body).toMatchObject({ active: true, client_id: clientId, patient: 'kid', fhirUser: `${FHIR}/Patient/mom`, token_type: 'Bearer' });
+    // The same scopes the token response named (Inferno compares them).
+    expect(String(res.body.scope).split(' ').sort()).toEqual(String(tokens['scope']).split(' ').sort());
   });
 
   test('refresh rotates; reusing a rotated refresh token revokes the family', async () => {
@@ -286,6 +289,35 @@ describe('consent narrows, refresh cannot widen, revocation is immediate', () =>
     expect(revoke.status).toBe(200);
     const introspect = await request(app).post('/auth/token/introspection').type('form').send({ token: res.body.access_token, client_id: clientId });
     expect(introspect.body).toEqual({ active: false });
+  });
+
+  test('more than twenty scopes, all approved, are all granted', async () => {
+    const types = ['AllergyIntolerance', 'CarePlan', 'CareTeam', 'Condition', 'Coverage', 'Device', 'DiagnosticReport', 'DocumentReference', 'Encounter', 'Goal', 'Immunization', 'Location', 'Medication', 'MedicationDispense', 'MedicationRequest', 'Observation', 'Organization', 'Patient', 'Practitioner', 'PractitionerRole', 'Procedure', 'Provenance', 'RelatedPerson', 'ServiceRequest', 'Specimen'];
+    const wanted = types.map((t) => `patient/${t}.rs`);
+    const tokens = await launch({ pick: 'mom', scope: `launch/patient openid fhirUser offline_access ${wanted.join(' ')}` });
+    expect(String(tokens['scope']).split(' ')).toEqual(expect.arrayContaining([...wanted, 'offline_access']));
+  });
+
+  test('authorize-post: on an https deployment the authorization endpoint accepts POST; on plain http it is not advertised', async () => {
+    expect((await request(app).get('/auth/.well-known/smart-configuration')).body.capabilities).not.toContain('authorize-post');
+    const httpsConfig = loadConfig({ PUBLIC_URL: 'https://localhost:8443' });
+    const secure = (await createServerApp({ config: httpsConfig, db: tdb.db, log: createLogger('silent', 'test'), now, rateLimits, accessLog })).callback();
+    expect((await request(secure).get('/auth/.well-known/smart-configuration')).body.capabilities).toContain('authorize-post');
+    const agent = request.agent(secure);
+    const reg = await agent.post('/auth/register').send({ redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none' });
+    const { challenge } = pkce();
+    const res = await agent.post('/auth/authorize').type('form').send({
+      response_type: 'code',
+      client_id: reg.body.client_id,
+      redirect_uri: 'https://app.example/cb',
+      scope: 'launch/patient openid patient/*.rs',
+      state: 's',
+      aud: httpsConfig.fhirBaseUrl,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    expect(res.status).toBe(303);
+    expect(String(res.headers['location'])).toContain('/auth/interaction/');
   });
 
   test('write scopes are never granted; v1 scopes come back as v1', async () => {
@@ -395,7 +427,7 @@ describe('discovery', () => {
     expect(a.status).toBe(200);
     expect(b.body).toEqual(a.body);
     expect(a.body.code_challenge_methods_supported).toEqual(['S256']);
-    expect(a.body.capabilities).toEqual(expect.arrayContaining(['launch-standalone', 'context-standalone-patient', 'permission-v2', 'authorize-post']));
+    expect(a.body.capabilities).toEqual(expect.arrayContaining(['launch-standalone', 'context-standalone-patient', 'permission-v2']));
     const oidc = await request(app).get('/auth/.well-known/openid-configuration');
     expect(oidc.body.issuer).toBe(config.issuerUrl);
     const jwks = await request(app).get('/auth/jwks');

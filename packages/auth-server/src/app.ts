@@ -119,6 +119,8 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     if (ctx.method !== 'POST' || !ctx.oidc) return;
     const body = ctx.body as Record<string, unknown> | undefined;
 
+    // RFC 6749 §5.1: token responses are not cached (Pragma for HTTP/1.0 caches).
+    if (ctx.path === ROUTES.token) ctx.set('Pragma', 'no-cache');
     if (ctx.path === ROUTES.token && ctx.status === 200 && typeof body?.['access_token'] === 'string') {
       // SMART: `scope` lists everything granted, not only the access token's resource scopes.
       const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
@@ -193,9 +195,12 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     // Public clients may introspect only their own tokens.
     if (client.clientAuthMethod === 'none' && claims['client_id'] !== client.clientId) return { active: false };
     if ('denied' in (await grantInForce(db, grantId, now()))) return { active: false };
+    // The scope the token response named: the grant's OpenID/launch scopes and the token's resource scopes.
+    const grant = await provider.Grant.find(grantId);
+    const scope = [...(grant?.getOIDCScope().split(' ') ?? []), ...String(claims['scope'] ?? '').split(' ')].filter(Boolean).join(' ');
     return {
       active: true,
-      scope: claims['scope'],
+      scope,
       client_id: claims['client_id'],
       exp: claims.exp,
       iat: claims.iat,

@@ -159,8 +159,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
       return finishWithError(ctx, 'access_denied', 'you can no longer act for this patient');
     }
     const requested = String(params['scope'] ?? '').split(' ').filter(Boolean);
-    const body = ctx.request.body as Record<string, string | string[] | undefined>;
-    const ticked = new Set([body['scope'] ?? []].flat());
+    // Read repeated fields from the raw form: the parser folds more than 20 repeats into an object.
+    const ticked = new Set(new URLSearchParams(String((ctx.request as { rawBody?: string }).rawBody ?? '')).getAll('scope'));
     const optional = (s: string) => isResourceScope(s) || s === 'offline_access';
     const granted = requested.filter((s) => !optional(s) || ticked.has(s));
     const rejected = requested.filter((s) => !granted.includes(s));

@@ -43,7 +43,7 @@ export async function createProvider({ config, db, now, describePatients }: Prov
     jwks: { keys: keys as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: cookieKeys,
-      long: { signed: true, secure: auth.secureCookies, sameSite: 'lax' },
+      long: { signed: true, secure: auth.secureCookies, sameSite: auth.secureCookies ? 'none' : 'lax' },
       short: { signed: true, secure: auth.secureCookies, sameSite: 'lax' },
     },
     routes: ROUTES,
@@ -56,6 +56,9 @@ export async function createProvider({ config, db, now, describePatients }: Prov
     // The id_token carries fhirUser itself (SMART): apps need not call userinfo.
     conformIdTokenClaims: false,
     responseTypes: ['code'],
+    // SMART `authorize-post`: form POSTs to the authorization endpoint arrive cross-site, so the
+    // session cookie must be SameSite=None, which browsers accept only when Secure (https).
+    enableHttpPostMethods: auth.secureCookies,
     pkce: { required: () => true },
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     enabledJWA: {

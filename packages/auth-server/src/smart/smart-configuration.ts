@@ -27,7 +27,8 @@ export function smartConfiguration(config: AppConfig): Record<string, unknown> {
     capabilities: [
       'launch-ehr',
       'launch-standalone',
-      'authorize-post',
+      // Only where it works: see enableHttpPostMethods in oidc/provider.ts.
+      ...(config.auth.secureCookies ? ['authorize-post'] : []),
       'client-public',
       'client-confidential-symmetric',
       'client-confidential-asymmetric',
