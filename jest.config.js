@@ -11,7 +11,7 @@ export default {
     '^@patient-access/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
-  testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/scripts/src/**/*.test.ts'],
+  testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/scripts/src/**/*.test.ts', '<rootDir>/conformance/src/**/*.test.ts'],
   testTimeout: 60000,
   maxWorkers: 2,
 };
