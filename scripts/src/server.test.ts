@@ -402,6 +402,33 @@ describe('authorization request errors', () => {
   });
 });
 
+describe('locked and suspended accounts', () => {
+  test('five wrong passwords lock the account: the right one is refused until the lock ends', async () => {
+    await createAccount(tdb.db, { username: 'locky', displayName: 'Locky', password: 'the right one', totpSecret: SECRET, fhirUser: 'Patient/other', patientId: 'other' });
+    const agent = request.agent(app);
+    const clientId = await register(agent);
+    const { challenge } = pkce();
+    const start = await agent.get('/auth/authorize').query({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, scope: 'openid patient/*.rs', aud: FHIR, code_challenge: challenge, code_challenge_method: 'S256' });
+    const interaction = new URL(start.headers['location'] as string, 'http://localhost:8080').pathname;
+    await agent.get(interaction);
+    for (let i = 0; i < 5; i++) expect((await agent.post(`${interaction}/login`).type('form').send({ username: 'locky', password: 'wrong' })).status).toBe(401);
+    const locked = await agent.post(`${interaction}/login`).type('form').send({ username: 'locky', password: 'the right one' });
+    expect(locked.status).toBe(429);
+    expect(locked.text).toContain('Too many attempts');
+  });
+
+  test('a suspended account cannot sign in and its apps lose access at once', async () => {
+    const tokens = await launch({ pick: 'mom', scope: 'launch/patient openid patient/Patient.rs' });
+    await tdb.db('account').where({ username: 'maria' }).update({ status: 'suspended' });
+    try {
+      const read = await request(app).get('/fhir/Patient/mom').set('Authorization', `Bearer ${tokens['access_token']}`);
+      expect(read.status).toBe(401);
+    } finally {
+      await tdb.db('account').where({ username: 'maria' }).update({ status: 'active' });
+    }
+  });
+});
+
 describe('CORS for browser apps', () => {
   test.each(['/auth/token', '/auth/token/introspection', '/auth/register', '/auth/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration', '/fhir/Observation', '/fhir/Patient/kid'])(
     'preflight %s',
@@ -585,6 +612,14 @@ describe('EHR launch by a clinician (portal launch page)', () => {
     const reused = await authorize(request.agent(app), clientId, { launch: launchValue, user: DOC, scope: 'launch openid user/*.rs' });
     expect(reused.searchParams.get('error')).toBe('invalid_request');
     expect(reused.searchParams.get('error_description')).toMatch(/already used/);
+
+    // A launch value not used within its lifetime (5 minutes) is refused too.
+    const fresh = await agent.post('/auth/launch').type('form').send({ client_id: clientId, patient: 'kid', encounter: 'kid-visit' });
+    const staleValue = new URL(fresh.headers['location'] as string).searchParams.get('launch')!;
+    clock = new Date(clock.getTime() + 10 * 60_000);
+    const stale = await authorize(request.agent(app), clientId, { launch: staleValue, user: DOC, scope: 'launch openid user/*.rs' });
+    expect(stale.searchParams.get('error')).toBe('invalid_request');
+    expect(stale.searchParams.get('error_description')).toMatch(/expired/);
   });
 });
 
