@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import * as oidc from 'openid-client';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { authServerMigrations } from '@patient-access/auth-server';
 import {
   consentMigrations,
@@ -83,6 +83,35 @@ const post = async (path: string, form: Record<string, string>) => {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
+/** Opens `url` in a fresh browser context; the app's redirect URI is captured, not served. */
+async function openAt(url: URL): Promise<{ page: Page; callback: () => Promise<URL>; close: () => Promise<void> }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  let captured: URL | undefined;
+  await page.route('https://app.example/**', async (route) => {
+    captured = new URL(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' });
+  });
+  await page.goto(url.href);
+  return {
+    page,
+    callback: async () => {
+      await page.waitForURL(/app\.example\/callback/);
+      return captured!;
+    },
+    close: () => context.close(),
+  };
+}
+
+/** Password then TOTP, finding the fields by their labels as a person (or a screen reader) would. */
+async function signIn(page: Page, username: string, password: string, secret: string): Promise<void> {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Verification code').fill(totpAt(secret, new Date()));
+  await page.getByRole('button', { name: 'Verify' }).click();
+}
+
 test('standalone launch as a proxy, in Chromium', async () => {
   const registration = await fetch(`${origin}/auth/register`, {
     method: 'POST',
@@ -106,32 +135,19 @@ test('standalone launch as a proxy, in Chromium', async () => {
     authorize.searchParams.set(k, v);
   }
 
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  // The app's redirect URI is not served here: capture the redirect instead of following it.
-  let callback: URL | undefined;
-  await page.route('https://app.example/**', async (route) => {
-    callback = new URL(route.request().url());
-    await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' });
-  });
-
-  await page.goto(authorize.href);
-  await page.getByLabel('Username').fill('maria');
-  await page.getByLabel('Password').fill('correct horse');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByLabel('Verification code').fill(totpAt(SECRET, new Date()));
-  await page.getByRole('button', { name: 'Verify' }).click();
+  const { page, callback, close } = await openAt(authorize);
+  await signIn(page, 'maria', 'correct horse', SECRET);
   await page.getByRole('heading', { name: 'Whose record?' }).waitFor();
   await page.getByLabel(/Sofia Lopez/).check();
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
   await page.getByLabel(/Results, vital signs and other observations/).uncheck();
   await page.getByRole('button', { name: 'Allow' }).click();
-  await page.waitForURL(/app\.example\/callback/);
-  await context.close();
+  const redirect = await callback();
+  await close();
 
-  expect(callback?.searchParams.get('state')).toBe('browser-state');
-  const token = await post('/auth/token', { grant_type: 'authorization_code', code: callback!.searchParams.get('code')!, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+  expect(redirect.searchParams.get('state')).toBe('browser-state');
+  const token = await post('/auth/token', { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
   expect(token.status).toBe(200);
   expect(token.body).toMatchObject({ token_type: 'Bearer', patient: 'kid', need_patient_banner: true });
   const scopes = String(token.body['scope']).split(' ');
@@ -194,25 +210,14 @@ test('openid-client as the relying party: a confidential asymmetric client (priv
     aud: fhirBase,
   });
 
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  let callback: URL | undefined;
-  await page.route('https://app.example/**', async (route) => {
-    callback = new URL(route.request().url());
-    await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' });
-  });
-  await page.goto(url.href);
-  await page.getByLabel('Username').fill('sofia');
-  await page.getByLabel('Password').fill('sofia is eight');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByLabel('Verification code').fill(totpAt(SECRET_2, new Date()));
-  await page.getByRole('button', { name: 'Verify' }).click();
+  const { page, callback, close } = await openAt(url);
+  await signIn(page, 'sofia', 'sofia is eight', SECRET_2);
   // One record only: no picker.
   await page.getByRole('button', { name: 'Allow' }).click();
-  await page.waitForURL(/app\.example\/callback/);
-  await context.close();
+  const redirect = await callback();
+  await close();
 
-  const tokens = await oidc.authorizationCodeGrant(config, callback!, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+  const tokens = await oidc.authorizationCodeGrant(config, redirect, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
   expect(tokens.claims()?.['fhirUser']).toBe(`${fhirBase}/Patient/kid`);
   expect((tokens as unknown as Record<string, unknown>)['patient']).toBe('kid');
   const patient = await oidc.fetchProtectedResource(config, tokens.access_token, new URL(`${fhirBase}/Patient/kid`), 'GET');
