@@ -30,6 +30,10 @@ import { createServerApp } from './server.js';
 
 const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 const SECRET_2 = 'MZXW6YTBOI2DGNBVGY3TQOJQGEZDGNBV';
+const SECRET_3 = 'ONSWG4TFOQQGC3DMEB3WC6JAMFZG6ZDF';
+// The server's clock for sign-in codes; tokens still use the system clock.
+let clockOffsetMs = 0;
+const now = () => new Date(Date.now() + clockOffsetMs);
 const REDIRECT = 'https://app.example/callback';
 let tdb: TestDatabase;
 let server: Server;
@@ -54,15 +58,25 @@ beforeAll(async () => {
         { resourceType: 'Patient', id: 'mom', name: [{ given: ['Maria'], family: 'Lopez' }], birthDate: '1984-03-02' },
         { resourceType: 'Patient', id: 'kid', name: [{ given: ['Sofia'], family: 'Lopez' }], birthDate: '2018-05-01' },
         { resourceType: 'Condition', id: 'kid-asthma', subject: { reference: 'Patient/kid' }, code: { text: 'asthma' } },
+        {
+          resourceType: 'Encounter',
+          id: 'kid-visit',
+          status: 'finished',
+          class: { code: 'AMB' },
+          subject: { reference: 'Patient/kid' },
+          participant: [{ individual: { reference: 'Practitioner/prac-7' } }],
+          period: { start: '2026-10-01T09:00:00Z', end: '2026-10-01T09:30:00Z' },
+        },
       ],
       { fhirBaseUrl: fhirBase },
     ),
   );
   const mom = await createAccount(tdb.db, { username: 'maria', displayName: 'Maria', password: 'correct horse', totpSecret: SECRET, fhirUser: 'Patient/mom', patientId: 'mom' });
+  await createAccount(tdb.db, { username: 'dr.who', displayName: 'Dr Who', password: 'tardis blue box', totpSecret: SECRET_3, fhirUser: 'Practitioner/prac-7' });
   // A second person, so the two tests need not wait for a fresh TOTP time step.
   await createAccount(tdb.db, { username: 'sofia', displayName: 'Sofia', password: 'sofia is eight', totpSecret: SECRET_2, fhirUser: 'Patient/kid', patientId: 'kid' });
   await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
-  const app = await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'browser-test'), rateLimits, accessLog: (accessLog = createAccessLogWriter(tdb.db)) });
+  const app = await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'browser-test'), now, rateLimits, accessLog: (accessLog = createAccessLogWriter(tdb.db)) });
   server.on('request', app.callback());
   browser = await chromium.launch({
     executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
@@ -108,7 +122,7 @@ async function signIn(page: Page, username: string, password: string, secret: st
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByLabel('Verification code').fill(totpAt(secret, new Date()));
+  await page.getByLabel('Verification code').fill(totpAt(secret, now()));
   await page.getByRole('button', { name: 'Verify' }).click();
 }
 
@@ -222,4 +236,66 @@ test('openid-client as the relying party: a confidential asymmetric client (priv
   expect((tokens as unknown as Record<string, unknown>)['patient']).toBe('kid');
   const patient = await oidc.fetchProtectedResource(config, tokens.access_token, new URL(`${fhirBase}/Patient/kid`), 'GET');
   expect(patient.status).toBe(200);
+});
+
+test('a clinician launches an app from the staff page (g10 scenario 3), in Chromium', async () => {
+  const registration = await fetch(`${origin}/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'Chart App', redirect_uris: [REDIRECT], launch_uri: 'https://app.example/launch', token_endpoint_auth_method: 'none' }),
+  });
+  const clientId = String(((await registration.json()) as { client_id: string }).client_id);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const seen: URL[] = [];
+  await page.route('https://app.example/**', async (route) => {
+    seen.push(new URL(route.request().url()));
+    await route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' });
+  });
+  // The staff page asks to sign in first, then lists the clinician's patients.
+  await page.goto(`${origin}/auth/launch`);
+  await page.getByLabel('Username').fill('dr.who');
+  await page.getByLabel('Password').fill('tardis blue box');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('Verification code').fill(totpAt(SECRET_3, now()));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await page.getByRole('button', { name: 'Launch Chart App for Sofia Lopez' }).click();
+  await page.waitForURL(/app\.example\/launch/);
+  const launchUrl = seen.at(-1)!;
+  expect(launchUrl.searchParams.get('iss')).toBe(fhirBase);
+
+  // The app, given iss and launch, starts the authorization; the clinician signs in to it.
+  const verifier = randomBytes(32).toString('base64url');
+  const authorize = new URL(`${origin}/auth/authorize`);
+  for (const [k, v] of Object.entries({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    scope: 'launch openid fhirUser user/*.rs',
+    state: 'ehr',
+    aud: fhirBase,
+    launch: launchUrl.searchParams.get('launch')!,
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  })) {
+    authorize.searchParams.set(k, v);
+  }
+  await page.goto(authorize.href);
+  // A fresh TOTP step: the code above was accepted once already.
+  clockOffsetMs += 60_000;
+  await signIn(page, 'dr.who', 'tardis blue box', SECRET_3);
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(/app\.example\/callback/);
+  const callback = seen.at(-1)!;
+  await context.close();
+
+  const token = await post('/auth/token', { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+  expect(token.status).toBe(200);
+  expect(token.body).toMatchObject({ patient: 'kid', encounter: 'kid-visit', need_patient_banner: true });
+  expect(String(token.body['smart_style_url'])).toMatch(/^http/);
+  expect(decodeJwt(String(token.body['id_token']))['fhirUser']).toBe(`${fhirBase}/Practitioner/prac-7`);
+  const encounter = await fetch(`${fhirBase}/Encounter/kid-visit`, { headers: { authorization: `Bearer ${token.body['access_token']}` } });
+  expect(encounter.status).toBe(200);
+  const other = await fetch(`${fhirBase}/Patient/mom`, { headers: { authorization: `Bearer ${token.body['access_token']}` } });
+  expect(other.status).toBe(404);
 });
