@@ -391,6 +391,16 @@ export function refreshGroup(suite: Suite, id: string, holder: LaunchHolder): Gr
       }, { ref: 'smart_token_refresh_stu2' }),
       test(`${id}-with-scope-body`, 'Token refresh response contains all required fields (with scope)', bodyTest('with'), { ref: 'smart_token_refresh_body' }),
       test(`${id}-with-scope-headers`, 'Token refresh response includes correct Cache-Control and Pragma headers (with scope)', headerTest('with'), { ref: 'smart_token_response_headers' }),
+      test(`${id}-patient-context`, 'Patient from launch context can be retrieved with the refreshed token', async (t: TestContext) => {
+        const body = needToken(t, holder);
+        if (!results.without && !results.with) t.skip('no refresh succeeded');
+        const patient = (holder.launch!.token!['patient'] as string | undefined) ?? (body['patient'] as string | undefined);
+        ensure(patient, 'no patient in context');
+        if (body['patient'] !== undefined && body['patient'] !== patient) t.fail(`the refreshed token's patient ${String(body['patient'])} differs from ${patient}`);
+        const res = await suite.fhir(t, String(body['access_token'])).read('Patient', patient);
+        expectStatus(res, 200);
+      }, { ref: 'g10_patient_context' }),
+      // After the patient-context check, which reads with the full refreshed token.
       test(`${id}-narrower-scope`, 'A refresh asking for fewer scopes is granted no more than asked', async (t: TestContext) => {
         needToken(t, holder);
         if (!holder.refresh) t.skip('no refresh token');
@@ -406,15 +416,6 @@ export function refreshGroup(suite: Suite, id: string, holder: LaunchHolder): Gr
         noteToken(holder, body);
         ensure(extra.length === 0, `the refresh granted ${extra.join(' ')} although only ${keep.join(' ')} was asked for`);
       }, { optional: true }),
-      test(`${id}-patient-context`, 'Patient from launch context can be retrieved with the refreshed token', async (t: TestContext) => {
-        const body = needToken(t, holder);
-        if (!results.without && !results.with) t.skip('no refresh succeeded');
-        const patient = (holder.launch!.token!['patient'] as string | undefined) ?? (body['patient'] as string | undefined);
-        ensure(patient, 'no patient in context');
-        if (body['patient'] !== undefined && body['patient'] !== patient) t.fail(`the refreshed token's patient ${String(body['patient'])} differs from ${patient}`);
-        const res = await suite.fhir(t, String(body['access_token'])).read('Patient', patient);
-        expectStatus(res, 200);
-      }, { ref: 'g10_patient_context' }),
       test(`${id}-invalid-refresh`, 'Refresh token exchange fails when supplied an invalid refresh token', async (t: TestContext) => {
         needLaunch(t, holder);
         if (!holder.client) t.skip('no client');
