@@ -404,7 +404,7 @@ describe('authorization request errors', () => {
 
 describe('locked and suspended accounts', () => {
   test('five wrong passwords lock the account: the right one is refused until the lock ends', async () => {
-    await createAccount(tdb.db, { username: 'locky', displayName: 'Locky', password: 'the right one', totpSecret: SECRET, fhirUser: 'Patient/other', patientId: 'other' });
+    await createAccount(tdb.db, { username: 'locky', displayName: 'Locky', password: 'the right one', totpSecret: SECRET, fhirUser: 'Patient/teen', patientId: 'teen' });
     const agent = request.agent(app);
     const clientId = await register(agent);
     const { challenge } = pkce();
