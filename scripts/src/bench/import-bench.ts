@@ -197,9 +197,9 @@ async function seedRun(bench: BenchDatabase): Promise<BenchResults['seed']> {
   let resources = 0;
   let patients = 0;
   let generateNs = 0n;
-  const segments: { patients: number; resources: number; seconds: number; resourcesPerSecond: number }[] = [];
-  const segmentSize = Math.max(PATIENTS_PER_TRANSACTION, Math.ceil((seedPatients + 8) / 10 / PATIENTS_PER_TRANSACTION) * PATIENTS_PER_TRANSACTION);
-  let segment = { patients: 0, resources: 0, started: process.hrtime.bigint() };
+  const segments: NonNullable<BenchResults['seed']>['segments'] = [];
+  const totalPatients = seedPatients + 8; // the hard cases come first
+  let segment = { patients: 0, resources: 0, cpu: cpuSnapshot() };
   const shared = sharedResources();
   await db.transaction((trx) => writeResources(trx, shared, write));
   resources += shared.length;
@@ -221,7 +221,7 @@ async function seedRun(bench: BenchDatabase): Promise<BenchResults['seed']> {
     patients += batch.length;
     segment.resources += input.length;
     segment.patients += batch.length;
-    if (segment.patients >= segmentSize) closeSegment();
+    if (patients >= ((segments.length + 1) * totalPatients) / 10) closeSegment();
   }
   if (segment.patients) closeSegment();
   const cpu = cpuSince(start, bench.name);
@@ -234,7 +234,7 @@ async function seedRun(bench: BenchDatabase): Promise<BenchResults['seed']> {
   const extrapolation = {
     basis:
       `Measured: ${resources} resources (${patients} patients, ${perPatient.toFixed(0)} resources/patient) in ${cpu.seconds.toFixed(1)} s. ` +
-      `Times below divide the target size by measured rates (overall, last tenth, slowest tenth); the run did not go beyond ${resources} resources, ` +
+      `These times divide the target size by measured rates (overall, last tenth, slowest tenth); the run did not go beyond ${resources} resources, ` +
       'so any slow-down from larger indexes (beyond what the tenths show) or from checkpoints at larger WAL volumes is not included.',
     resourcesPerPatient: perPatient,
     storeBytesPerResource: storeBytes / resources,
@@ -260,10 +260,13 @@ async function seedRun(bench: BenchDatabase): Promise<BenchResults['seed']> {
   };
 
   function closeSegment(): void {
-    const seconds = Number(process.hrtime.bigint() - segment.started) / 1e9;
-    segments.push({ patients: segment.patients, resources: segment.resources, seconds, resourcesPerSecond: segment.resources / seconds });
-    log(`  seeding: ${patients} patients, ${resources} resources, last tenth ${Math.round(segment.resources / seconds)}/s`);
-    segment = { patients: 0, resources: 0, started: process.hrtime.bigint() };
+    const cpu = cpuSince(segment.cpu, bench.name);
+    segments.push({ patients: segment.patients, resources: segment.resources, seconds: cpu.seconds, resourcesPerSecond: segment.resources / cpu.seconds, otherCpuSeconds: cpu.otherCpu });
+    log(
+      `  seeding: ${patients} patients, ${resources} resources, last tenth ${Math.round(segment.resources / cpu.seconds)}/s ` +
+        `(other load ${cpu.otherCpu.toFixed(1)} CPU-s)`,
+    );
+    segment = { patients: 0, resources: 0, cpu: cpuSnapshot() };
   }
 }
 

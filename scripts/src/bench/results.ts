@@ -41,7 +41,7 @@ export interface BenchResults {
     total: Measurement;
     generatorSeconds: number;
     storeBytes: number;
-    segments: { patients: number; resources: number; seconds: number; resourcesPerSecond: number }[];
+    segments: { patients: number; resources: number; seconds: number; resourcesPerSecond: number; otherCpuSeconds: number }[];
     extrapolation: {
       basis: string;
       resourcesPerPatient: number;
@@ -109,6 +109,8 @@ function markdown(r: BenchResults): string {
     `"vs baseline" is relative to the first row (${base.label}). PostgreSQL CPU counts the backends serving the benchmark database plus the server's WAL writer, ` +
       'checkpointer and background writer. The write-path and seeding rows include compartment resolution, search-index extraction (FHIRPath) ' +
       'and five tables with their indexes; the import rows also include reading, JSON parsing and FHIR structure validation of every resource.',
+    '',
+    cpuReading(r),
   ];
   if (r.seed) {
     const s = r.seed;
@@ -120,9 +122,12 @@ function markdown(r: BenchResults): string {
       `Generated and written as it streams (generator time ${s.generatorSeconds.toFixed(1)} s of ${s.total.seconds.toFixed(1)} s), ${r.options.patientsPerTransaction} patients per transaction, ` +
         `store size afterwards ${(s.storeBytes / 2 ** 20).toFixed(0)} MiB (${Math.round(e.storeBytesPerResource)} bytes/resource with indexes).`,
       '',
-      '| tenth | patients | resources | seconds | resources/s |',
-      '|---:|---:|---:|---:|---:|',
-      ...s.segments.map((g, i) => `| ${i + 1} | ${g.patients} | ${g.resources.toLocaleString('en-US')} | ${g.seconds.toFixed(1)} | ${Math.round(g.resourcesPerSecond).toLocaleString('en-US')} |`),
+      '| tenth | patients | resources | seconds | resources/s | other CPU-s |',
+      '|---:|---:|---:|---:|---:|---:|',
+      ...s.segments.map(
+        (g, i) =>
+          `| ${i + 1} | ${g.patients} | ${g.resources.toLocaleString('en-US')} | ${g.seconds.toFixed(1)} | ${Math.round(g.resourcesPerSecond).toLocaleString('en-US')} | ${g.otherCpuSeconds.toFixed(1)} |`,
+      ),
       '',
       `**Extrapolation to ${e.targetResources.toLocaleString('en-US')} resources** (${r.target.patients.toLocaleString('en-US')} patients at ` +
         `${Math.round(e.targetResources / r.target.patients)} resources each), from the measured rates only:`,
@@ -135,6 +140,23 @@ function markdown(r: BenchResults): string {
     );
   }
   return lines.join('\n') + '\n';
+}
+
+/** Where the CPU of a new resource goes, from the measured rows only, and the ceiling that sets on this machine. */
+function cpuReading(r: BenchResults): string {
+  const write = r.writePath[0]!;
+  const imp = r.importPath[0]!;
+  const perResource = (m: Measurement) => m.cpu.nodeMicrosPerResource + m.cpu.postgresMicrosPerResource;
+  const ceiling = (m: Measurement) => Math.round((r.machine.nproc * 1e6) / perResource(m)).toLocaleString('en-US');
+  const importOnly = imp.cpu.nodeMicrosPerResource - write.cpu.nodeMicrosPerResource;
+  return (
+    `**Where the CPU goes (new resources).** writeResources: Node ${write.cpu.nodeMicrosPerResource.toFixed(0)} µs + PostgreSQL ` +
+    `${write.cpu.postgresMicrosPerResource.toFixed(0)} µs = ${perResource(write).toFixed(0)} CPU-µs per resource, so even with both cores fully busy ` +
+    `this machine cannot exceed about ${ceiling(write)}/s. importPath: Node ${imp.cpu.nodeMicrosPerResource.toFixed(0)} µs (all threads) + PostgreSQL ` +
+    `${imp.cpu.postgresMicrosPerResource.toFixed(0)} µs = ${perResource(imp).toFixed(0)} CPU-µs, a ceiling of about ${ceiling(imp)}/s; the ` +
+    `${importOnly.toFixed(0)} µs more than writeResources are reading, parsing (twice with validation threads) and FHIR structure validation ` +
+    '(@medplum/core; about 200 µs for a 1 KB resource when measured on its own), plus the validation threads\' start-up (about 1 CPU-s each, to load the FHIR definitions).'
+  );
 }
 
 function duration(seconds: number): string {
