@@ -4,8 +4,9 @@
  * resource type outside the token's scopes, or what a limited proxy may not see (PRX-3).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { MARIA, MARIA_ACCOUNT, usCoreFixtures } from './us-core-fixtures.js';
-import { createHarness, entryIds, type Harness } from './smart-harness.js';
+import { LAB, MARIA, MARIA_ACCOUNT, obs, usCoreFixtures } from './us-core-fixtures.js';
+import { createHarness, entryIds, FHIR, type Harness } from './smart-harness.js';
+import { writeResources } from '../src/store/resource-writer.js';
 
 const MATEO = { username: 'mateo', password: 'soccer practice', secret: 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U' };
 
@@ -133,5 +134,47 @@ describe('grammar', () => {
 
   test('_include:iterate of an advertised value is accepted', async () => {
     expect((await search(mom, 'MedicationRequest?_include:iterate=MedicationRequest:medication')).included).toEqual(['Medication/med-1']);
+  });
+});
+
+describe('a report never names a result the reader may not see (REL-7)', () => {
+  const resultRefs = (body: { result?: { reference: string }[] }) => (body.result ?? []).map((r) => r.reference);
+
+  test('read, search and $everything drop references to unreleased and foreign Observations', async () => {
+    const read = await h.get(mom, 'DiagnosticReport/mom-report');
+    expect(read.status).toBe(200);
+    // mom-prelim is preliminary (not released), other-hgb is another patient's.
+    expect(resultRefs(read.body)).toEqual(['Observation/mom-hgb']);
+    // The representation changes when a result is released without a new version: no validator to go stale.
+    expect(read.headers['etag']).toBeUndefined();
+    const searched = await h.get(mom, 'DiagnosticReport?patient=mom&_include=DiagnosticReport:result');
+    const report = searched.body.entry.find((e: { resource: { id: string } }) => e.resource.id === 'mom-report').resource;
+    expect(resultRefs(report)).toEqual(['Observation/mom-hgb']);
+    const everything = await h.get(mom, 'Patient/mom/$everything');
+    const inEverything = everything.body.entry.find((e: { resource: { resourceType: string; id: string } }) => e.resource.resourceType === 'DiagnosticReport' && e.resource.id === 'mom-report').resource;
+    expect(resultRefs(inEverything)).toEqual(['Observation/mom-hgb']);
+    expect((await h.get(mom, 'Observation/mom-prelim')).status).toBe(404);
+  });
+
+  test('without Observation scope the released results are still listed', async () => {
+    const read = await h.get(narrow, 'DiagnosticReport/mom-report');
+    expect(resultRefs(read.body)).toEqual(['Observation/mom-hgb']);
+  });
+
+  test('a limited proxy does not learn of the confidential result; the teenager does', async () => {
+    expect(resultRefs((await h.get(teenSelf, 'DiagnosticReport/teen-panel')).body)).toEqual(['Observation/teen-hgb', 'Observation/teen-sti']);
+    expect(resultRefs((await h.get(teenSelf, 'DiagnosticReport/teen-cbc')).body)).toEqual(['Observation/teen-hgb']);
+    // An unredacted report keeps its validator.
+    expect((await h.get(teenSelf, 'DiagnosticReport/teen-cbc')).headers['etag']).toBe('W/"1"');
+  });
+
+  test('once the result is amended to a released status it appears, in the report and the include', async () => {
+    const amended = { ...obs('mom-prelim', 'mom', 'amended', LAB) };
+    await h.tdb.db.transaction((trx) => writeResources(trx, [amended], { fhirBaseUrl: FHIR }));
+    expect((await h.get(mom, 'Observation/mom-prelim')).status).toBe(200);
+    expect(resultRefs((await h.get(mom, 'DiagnosticReport/mom-report')).body)).toEqual(['Observation/mom-hgb', 'Observation/mom-prelim']);
+    const reports = await search(mom, 'DiagnosticReport?patient=mom&_include=DiagnosticReport:result');
+    expect(reports.included).toEqual(['Observation/mom-hgb', 'Observation/mom-prelim']);
+    expect((await h.get(mom, 'Observation?patient=mom&category=laboratory&_summary=count')).body.total).toBe(2);
   });
 });

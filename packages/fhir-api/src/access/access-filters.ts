@@ -3,7 +3,7 @@
  * into the AccessScope the store ANDs into every query. Pure: the same inputs give the same
  * filters, so the decision matrix of the consent package can be replayed against the SQL.
  */
-import { grantFor, type GrantedPlan, type Interaction, type Scope, type ScopeContext } from '@patient-access/consent';
+import { grantFor, parseScope, type GrantedPlan, type Interaction, type Scope, type ScopeContext } from '@patient-access/consent';
 import { parseSearch } from '../search/parse-search.js';
 import { getSearchParam, isCompartmentType } from '../search/registry.js';
 import type { Filter } from '../search/search-request.js';
@@ -20,14 +20,23 @@ export interface AccessInputs {
 /** The AccessScope for one interaction (read or search) under a token. */
 export function accessScope(inputs: AccessInputs, interaction: Interaction): AccessScope {
   const cache = new Map<string, TypeAccess | undefined>();
+  const planCache = new Map<string, TypeAccess | undefined>();
+  const planInputs: AccessInputs = { ...inputs, scopes: ALL_PATIENT_DATA, contexts: ['patient'] };
   return {
     patientIds: [inputs.patientId],
     forType(type) {
       if (!cache.has(type)) cache.set(type, typeAccess(inputs, type, interaction));
       return cache.get(type);
     },
+    planFor(type) {
+      if (!planCache.has(type)) planCache.set(type, typeAccess(planInputs, type, 'read'));
+      return planCache.get(type);
+    },
   };
 }
+
+/** The plan alone, as if every type were in scope (reference redaction, REL-7). */
+const ALL_PATIENT_DATA = [parseScope('patient/*.rs')];
 
 export function typeAccess(inputs: AccessInputs, type: string, interaction: Interaction): TypeAccess | undefined {
   const grant = grantFor(inputs.scopes, inputs.contexts, type, interaction);

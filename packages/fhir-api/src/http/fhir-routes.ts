@@ -60,10 +60,13 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     const found = ID.test(id) ? await deps.store.read(type, id, accessScope(token, 'read')) : undefined;
     if (!found) throw new OperationOutcomeError('NOT_FOUND', `${type}/${id} is not known`);
     ctx.state['audit'] = { action: 'read', resourceType: type, returned: [`${type}/${found.id}`] } satisfies AuditFacts;
-    const etag = `W/"${found.versionId}"`;
-    ctx.set('ETag', etag);
-    ctx.set('Last-Modified', found.lastUpdated.toUTCString());
-    if (ctx.get('If-None-Match') === etag) {
+    // A redacted report (REL-7) changes when a result is released, without a new version: no validator.
+    const etag = found.redacted ? undefined : `W/"${found.versionId}"`;
+    if (etag) {
+      ctx.set('ETag', etag);
+      ctx.set('Last-Modified', found.lastUpdated.toUTCString());
+    }
+    if (etag && ctx.get('If-None-Match') === etag) {
       ctx.status = 304;
       return;
     }

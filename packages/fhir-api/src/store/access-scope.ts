@@ -20,6 +20,12 @@ export interface AccessScope {
   patientIds: readonly string[];
   /** Per-type access; undefined = the type is not visible at all. */
   forType(resourceType: string): TypeAccess | undefined;
+  /**
+   * What the reader's access plan (compartment, release policy, holds, labels, restrictions) lets
+   * them see of a type, whatever the token's scopes. References to results outside it are removed
+   * from the resources returned (REL-7). Defaults to forType.
+   */
+  planFor?(resourceType: string): TypeAccess | undefined;
 }
 
 /** Full access to the given compartments (trusted internal callers, tests of the store itself). */

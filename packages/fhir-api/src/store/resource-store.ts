@@ -18,6 +18,8 @@ export interface StoredResource {
   lastUpdated: Date;
   /** The resource as stored, serialized JSON. */
   json: string;
+  /** References to results the reader may not see were removed from `json` (REL-7). */
+  redacted?: boolean;
 }
 
 export interface SearchResult {
@@ -52,7 +54,7 @@ export class ResourceStore {
     const q = this.visibleQuery(resourceType, access, [{ kind: 'id', values: [id] }]);
     if (!q) return undefined;
     const row = (await q.select(selectColumns(this.db)).first()) as Row | undefined;
-    return row ? toStored(row) : undefined;
+    return row ? (await this.redactResults([toStored(row)], access))[0] : undefined;
   }
 
   async search(req: SearchRequest, access: AccessScope): Promise<SearchResult> {
@@ -74,13 +76,13 @@ export class ResourceStore {
       page.orderBy('r.id', 'asc');
     }
     const rows = (await page) as Row[];
-    const matches = rows.slice(0, req.count).map(toStored);
+    const matches = await this.redactResults(rows.slice(0, req.count).map(toStored), access);
     let next: PageCursor | undefined;
     if (rows.length > req.count) {
       const offset = req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0;
       next = sorted ? { offset: offset + req.count } : { afterId: matches[matches.length - 1]!.id };
     }
-    const included = await this.includes(req, access, matches);
+    const included = await this.redactResults(await this.includes(req, access, matches), access);
     return { ...(total !== undefined ? { total } : {}), matches, included, ...(next ? { next } : {}) };
   }
 
@@ -92,7 +94,7 @@ export class ResourceStore {
    */
   async *compartment(patientId: string, access: AccessScope, types: Iterable<string>, o: CompartmentOptions = {}): AsyncGenerator<StoredResource> {
     if (!access.patientIds.includes(patientId)) return;
-    const narrowed: AccessScope = { patientIds: [patientId], forType: (t) => access.forType(t) };
+    const narrowed: AccessScope = { patientIds: [patientId], forType: (t) => access.forType(t), planFor: (t) => (access.planFor ?? access.forType)(t) };
     const pageSize = o.pageSize ?? 500;
     let after = o.after;
     for (const type of types) {
@@ -106,7 +108,7 @@ export class ResourceStore {
         if (!q) break;
         if (afterId !== undefined) q.where('r.id', '>', afterId);
         const rows = (await q.select(selectColumns(this.db)).orderBy('r.id').limit(pageSize)) as Row[];
-        for (const row of rows) yield toStored(row);
+        for (const stored of await this.redactResults(rows.map(toStored), narrowed)) yield stored;
         if (rows.length < pageSize) break;
         afterId = rows[rows.length - 1]!.id;
       }
@@ -149,6 +151,48 @@ export class ResourceStore {
       }
     }
     return out;
+  }
+
+  /**
+   * REL-7: a DiagnosticReport's `result` may name Observations the reader may not see (not yet
+   * released, held, labelled, another compartment). Those references are removed, so a report
+   * never reveals that a withheld result exists. Visibility is the reader's plan, not the token's
+   * scopes: a report read without Observation scope still lists its released results.
+   */
+  private async redactResults(resources: StoredResource[], access: AccessScope): Promise<StoredResource[]> {
+    const reports = resources.filter((r) => r.resourceType === 'DiagnosticReport' && r.json.includes('"result"'));
+    if (!reports.length) return resources;
+    const parsed = new Map<StoredResource, { result?: { reference?: string }[] }>();
+    const ids = new Set<string>();
+    for (const r of reports) {
+      const resource = JSON.parse(r.json) as { result?: { reference?: string }[] };
+      if (!Array.isArray(resource.result)) continue;
+      parsed.set(r, resource);
+      for (const ref of resource.result) {
+        const id = observationId(ref?.reference);
+        if (id) ids.add(id);
+      }
+    }
+    if (!parsed.size) return resources;
+    const planAccess: AccessScope = { patientIds: access.patientIds, forType: (t) => (access.planFor ?? access.forType)(t) };
+    const visible = new Set<string>();
+    for (const chunk of chunks([...ids], 1000)) {
+      const q = this.visibleQuery('Observation', planAccess, [{ kind: 'id', values: chunk }]);
+      if (q) for (const { id } of (await q.distinct('r.id as id')) as { id: string }[]) visible.add(id);
+    }
+    return resources.map((r) => {
+      const resource = parsed.get(r);
+      if (!resource?.result) return r;
+      const kept = resource.result.filter((ref) => {
+        const id = observationId(ref?.reference);
+        // Contained (#…) and non-Observation references name nothing we withhold.
+        return id === undefined ? !isObservationReference(ref?.reference) : visible.has(id);
+      });
+      if (kept.length === resource.result.length) return r;
+      if (kept.length) resource.result = kept;
+      else delete resource.result;
+      return { ...r, json: JSON.stringify(resource), redacted: true };
+    });
   }
 
   /**
@@ -253,6 +297,17 @@ export class ResourceStore {
     }
     return byType;
   }
+}
+
+const OBSERVATION_REF = /(?:^|\/)Observation\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+
+function observationId(reference: string | undefined): string | undefined {
+  return typeof reference === 'string' ? OBSERVATION_REF.exec(reference)?.[1] : undefined;
+}
+
+/** An Observation reference we cannot resolve locally (malformed id): treated as not visible. */
+function isObservationReference(reference: string | undefined): boolean {
+  return typeof reference === 'string' && /(?:^|\/)Observation\//.test(reference);
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
