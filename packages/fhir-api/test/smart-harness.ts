@@ -28,7 +28,7 @@ import { writeResources } from '../src/store/resource-writer.js';
 
 export const config = loadConfig({ PUBLIC_URL: 'http://localhost:8080' });
 export const FHIR = config.fhirBaseUrl;
-const REDIRECT = 'http://localhost:9999/callback';
+export const REDIRECT = 'http://localhost:9999/callback';
 
 export interface User {
   username: string;
@@ -48,6 +48,8 @@ export interface LaunchOptions {
   scope?: string;
   /** `self:<patient>` or the patient id of a delegation of this user. */
   pick?: string;
+  /** A confidential client registered by an administrator (e.g. the portal); default: a new public client. */
+  client?: { clientId: string; clientSecret: string };
 }
 
 export interface Harness {
@@ -133,18 +135,26 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
     app,
     async launch(o) {
       const agent = request.agent(app);
-      const reg = await agent
-        .post('/auth/register')
-        .send({ client_name: 'Test App', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
-      expect(reg.status).toBe(201);
-      const clientId = reg.body.client_id as string;
+      let clientId = o.client?.clientId;
+      if (!clientId) {
+        const reg = await agent
+          .post('/auth/register')
+          .send({ client_name: 'Test App', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
+        expect(reg.status).toBe(201);
+        clientId = reg.body.client_id as string;
+      }
       const verifier = randomBytes(32).toString('base64url');
       const challenge = createHash('sha256').update(verifier).digest('base64url');
       const redirect = await authorize(agent, clientId, challenge, o);
-      const res = await agent
-        .post('/auth/token')
-        .type('form')
-        .send({ grant_type: 'authorization_code', code: redirect.searchParams.get('code'), redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+      const exchange = agent.post('/auth/token').type('form');
+      if (o.client) exchange.auth(o.client.clientId, o.client.clientSecret);
+      const res = await exchange.send({
+        grant_type: 'authorization_code',
+        code: redirect.searchParams.get('code'),
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+        ...(o.client ? {} : { client_id: clientId }),
+      });
       expect(res.status).toBe(200);
       return res.body.access_token as string;
     },
