@@ -61,7 +61,7 @@ export interface Harness {
   destroy(): Promise<void>;
 }
 
-export async function createHarness(resources: Resource[], accounts: HarnessAccount[]): Promise<Harness> {
+export async function createHarness(resources: Resource[], accounts: HarnessAccount[], o: { config?: typeof config } = {}): Promise<Harness> {
   // Starts at the real time: oidc-provider stamps tokens with the system clock.
   let clock = new Date();
   const now = () => clock;
@@ -88,7 +88,7 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
     policies: { registration: { points: 1000, durationSeconds: 3600 }, fhir: { points: 1_000_000, durationSeconds: 60 } },
   });
   const accessLog = createAccessLogWriter(tdb.db);
-  const app = (await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'test'), now, rateLimits, accessLog })).callback();
+  const app = (await createServerApp({ config: o.config ?? config, db: tdb.db, log: createLogger('silent', 'test'), now, rateLimits, accessLog })).callback();
 
   async function authorize(agent: TestAgent, clientId: string, challenge: string, o: LaunchOptions): Promise<URL> {
     let res = await agent.get('/auth/authorize').query({

@@ -16,6 +16,8 @@ export interface RegisterClientOptions {
   /** none (public, PKCE), secret (client_secret_basic) or jwks (private_key_jwt). */
   auth: 'none' | 'secret' | 'jwks';
   jwksFile?: string;
+  /** Public keys given directly instead of a file (the demo's backend service). */
+  jwks?: { keys: Record<string, unknown>[] };
   backend?: boolean;
 }
 
@@ -28,11 +30,12 @@ export async function registerClient(db: Database, o: RegisterClientOptions): Pr
   }
   let jwks: unknown;
   if (o.auth === 'jwks') {
-    if (!o.jwksFile) throw new AdminError('--jwks-file is required for private_key_jwt');
-    jwks = JSON.parse(await readFile(o.jwksFile, 'utf8')) as unknown;
+    if (!o.jwksFile && !o.jwks) throw new AdminError('--jwks-file is required for private_key_jwt');
+    jwks = o.jwks ?? (JSON.parse(await readFile(o.jwksFile!, 'utf8')) as unknown);
+    const source = o.jwksFile ?? 'the JWKS';
     const keys = (jwks as { keys?: { d?: unknown }[] }).keys;
-    if (!Array.isArray(keys) || keys.length === 0) throw new AdminError(`${o.jwksFile} has no keys`);
-    if (keys.some((k) => k.d !== undefined)) throw new AdminError(`${o.jwksFile} contains a private key: register the public keys only`);
+    if (!Array.isArray(keys) || keys.length === 0) throw new AdminError(`${source} has no keys`);
+    if (keys.some((k) => k.d !== undefined)) throw new AdminError(`${source} contains a private key: register the public keys only`);
   }
   const clientId = randomBytes(16).toString('base64url');
   const clientSecret = o.auth === 'secret' ? randomBytes(32).toString('base64url') : undefined;

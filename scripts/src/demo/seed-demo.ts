@@ -3,10 +3,12 @@
  * accounts and proxy delegations, and writes them to <data dir>/demo-accounts.json (the input file
  * for the conformance suite and testers).
  */
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createAccount, createDelegation, type Database } from '@patient-access/consent';
 import { demoPeople, generatePatients, sharedResources, writeResources, type DemoPerson, type PatientRecord } from '@patient-access/fhir-api';
+import { registerClient } from '../admin/clients.js';
 import { demoPassword, demoTotpSecret } from './credentials.js';
 
 export interface DemoAccount {
@@ -19,6 +21,13 @@ export interface DemoAccount {
   actsFor: { patientId: string; relatedPersonId: string; basis: string }[];
 }
 
+/** A backend service (client_credentials, private_key_jwt) for the conformance suite's backend group. */
+export interface DemoBackendService {
+  clientId: string;
+  privateJwks: Record<string, unknown>[];
+  scope: string;
+}
+
 export interface SeedOptions {
   patients: number;
   fhirBaseUrl: string;
@@ -26,7 +35,7 @@ export interface SeedOptions {
   now?: Date;
 }
 
-export async function seedDemo(db: Database, options: SeedOptions): Promise<{ resources: number; accounts: DemoAccount[] }> {
+export async function seedDemo(db: Database, options: SeedOptions): Promise<{ resources: number; accounts: DemoAccount[]; backendServices: DemoBackendService }> {
   const write = { fhirBaseUrl: options.fhirBaseUrl, ...(options.now ? { now: options.now } : {}) };
   const shared = sharedResources();
   let resources = shared.length;
@@ -50,11 +59,26 @@ export async function seedDemo(db: Database, options: SeedOptions): Promise<{ re
   await db.raw('analyze');
   const accounts: DemoAccount[] = [];
   for (const person of demoPeople()) accounts.push(await createDemoAccount(db, person, options.now ?? new Date()));
+  const backendServices = await registerDemoBackendService(db);
   if (options.accountsFile) {
     await mkdir(dirname(options.accountsFile), { recursive: true });
-    await writeFile(options.accountsFile, JSON.stringify({ fhirBaseUrl: options.fhirBaseUrl, accounts }, null, 2) + '\n', { mode: 0o600 });
+    await writeFile(options.accountsFile, JSON.stringify({ fhirBaseUrl: options.fhirBaseUrl, accounts, backendServices }, null, 2) + '\n', { mode: 0o600 });
   }
-  return { resources, accounts };
+  return { resources, accounts, backendServices };
+}
+
+/**
+ * Backend services are registered by an administrator, never openly: the demo registers one with a
+ * fresh ES384 key and hands the private key to the accounts file (mode 0600) for the conformance
+ * suite. Its system/ token authorizes no Patient Access API read (there is no bulk export yet).
+ */
+async function registerDemoBackendService(db: Database): Promise<DemoBackendService> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const kid = randomUUID();
+  const pub = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES384', use: 'sig' };
+  const priv = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'ES384', use: 'sig' };
+  const { clientId } = await registerClient(db, { name: 'Demo backend service', redirectUris: [], auth: 'jwks', jwks: { keys: [pub] }, backend: true });
+  return { clientId, privateJwks: [priv], scope: 'system/*.rs' };
 }
 
 async function createDemoAccount(db: Database, person: DemoPerson, now: Date): Promise<DemoAccount> {
