@@ -37,6 +37,8 @@ export interface CliOptions {
 }
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
+/** conformance/packages/us-core-6.1.0.tgz, from conformance/src (tests) or conformance/dist. */
+export const DEFAULT_US_CORE_PACKAGE = resolve(HERE, '../packages/us-core-6.1.0.tgz');
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliOptions {
   const options: CliOptions = {
@@ -44,7 +46,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     headed: false,
     screenshots: true,
     chromium: env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-    usCorePackage: env['US_CORE_PACKAGE'] ?? resolve(HERE, '../../../shared/fhir/us-core-6.1.0.tgz'),
+    // Vendored (HL7 publishes US Core under CC0): the suite runs wherever it is checked out.
+    usCorePackage: env['US_CORE_PACKAGE'] ?? DEFAULT_US_CORE_PACKAGE,
     list: false,
   };
   for (let i = 0; i < argv.length; i++) {

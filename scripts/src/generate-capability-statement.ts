@@ -18,7 +18,7 @@ const FHIR_BASE_URL_PLACEHOLDER = '{{FHIR_BASE_URL}}';
 const ISSUER_URL_PLACEHOLDER = '{{ISSUER_URL}}';
 
 const root = process.env.REPO_ROOT ?? resolve(import.meta.dirname, '..', '..');
-const tgz = process.argv[2] ?? resolve(root, '..', 'shared', 'fhir', 'us-core-6.1.0.tgz');
+const tgz = process.argv[2] ?? resolve(root, 'conformance', 'packages', 'us-core-6.1.0.tgz');
 const work = mkdtempSync(join(tmpdir(), 'uscore-'));
 execFileSync('tar', ['xzf', tgz, '-C', work, 'package/CapabilityStatement-us-core-server.json']);
 const usCore = JSON.parse(readFileSync(join(work, 'package', 'CapabilityStatement-us-core-server.json'), 'utf8')) as Json;

