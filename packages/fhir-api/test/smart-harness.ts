@@ -13,6 +13,7 @@ import { authServerMigrations } from '@patient-access/auth-server';
 import {
   consentMigrations,
   createAccessLogWriter,
+  type AccessLogWriter,
   createAccount,
   createRateLimits,
   createDelegation,
@@ -54,6 +55,7 @@ export interface LaunchOptions {
 
 export interface Harness {
   tdb: TestDatabase;
+  accessLog: AccessLogWriter;
   app: NonNullable<Parameters<typeof request.agent>[0]>;
   /** A complete launch; returns the access token. */
   launch(o: LaunchOptions): Promise<string>;
@@ -132,6 +134,7 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
 
   return {
     tdb,
+    accessLog,
     app,
     async launch(o) {
       const agent = request.agent(app);

@@ -14,6 +14,11 @@ export interface AuditFacts {
   action: Extract<AccessLogAction, 'read' | 'search' | 'everything'>;
   resourceType: string;
   returned?: string[];
+  /**
+   * For a streamed response: what was actually sent, known once the stream ends (or the client
+   * goes away). The entry is written then, with exactly those ids.
+   */
+  returnedWhenSent?: Promise<string[]>;
   queryParams?: string[];
   resultCount?: number;
 }
@@ -57,14 +62,20 @@ export function accessAudit(log: AccessLogWriter | undefined): Middleware {
     const token = ctx.state['token'] as TokenAccess | undefined;
     const facts = ctx.state['audit'] as AuditFacts | undefined;
     if (!token || !facts) return;
-    await log.write({
+    const entry = (returned: string[] | undefined) => ({
       ...base(ctx, token),
       action: facts.action,
-      outcome: 'success',
+      outcome: 'success' as const,
       resourceType: facts.resourceType,
-      ...(facts.returned ? { returned: facts.returned, resultCount: facts.resultCount ?? facts.returned.length } : {}),
+      ...(returned ? { returned, resultCount: facts.resultCount ?? returned.length } : {}),
       ...(facts.queryParams ? { queryParams: facts.queryParams } : {}),
     });
+    if (facts.returnedWhenSent) {
+      const logger = ctx.state['log'] as { error?: (o: object, msg: string) => void } | undefined;
+      facts.returnedWhenSent.then((ids) => log.write(entry(ids))).catch((err: unknown) => logger?.error?.({ err: String(err) }, 'access log write failed'));
+      return;
+    }
+    await log.write(entry(facts.returned));
   };
 }
 

@@ -119,7 +119,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   router.get(['/Patient/:id/$everything', '/Patient/:id/%24everything'], async (ctx) => {
     ctx.state['route'] = '/fhir/Patient/:id/$everything';
     const token = await access(ctx, 'Patient', 'search');
-    // The record is streamed: the entry names the interaction; ids are not collected up front.
+    // everything() adds the ids it sent (AUD-1).
     ctx.state['audit'] = { action: 'everything', resourceType: 'Patient', queryParams: [...new Set(queryPairs(ctx.querystring).map(([k]) => k))] } satisfies AuditFacts;
     await everything(ctx, deps, token);
   });
@@ -153,6 +153,7 @@ async function everything(ctx: Context, deps: FhirRouteDeps, token: TokenAccess)
   const scope = accessScope(token, 'search');
   const own = id === token.patientId && ID.test(id) && (await deps.store.read('Patient', id, scope)) !== undefined;
   if (!own) throw new OperationOutcomeError('NOT_FOUND', `Patient/${id} is not known`);
+  const audit = ctx.state['audit'] as AuditFacts;
 
   const pairs = queryPairs(ctx.querystring);
   const strict = /handling=strict/i.test(ctx.get('Prefer'));
@@ -232,6 +233,7 @@ async function everything(ctx: Context, deps: FhirRouteDeps, token: TokenAccess)
     const last = page[page.length - 1];
     const next = more && last ? link([['_cursor', encodeEverythingCursor({ type: last.resourceType, id: last.id }, token.grantId)]]) : undefined;
     const entries = [...page.map((r) => entry(r, 'match')), ...shared.map((r) => entry(r, 'include'))];
+    audit.returned = [...page, ...shared].map((r) => `${r.resourceType}/${r.id}`);
     const json = head(next);
     ctx.body = entries.length ? `${json.slice(0, -1)},"entry":[${entries.join(',')}]}` : json;
     return;
@@ -243,6 +245,12 @@ async function everything(ctx: Context, deps: FhirRouteDeps, token: TokenAccess)
   const first = await batches.next();
   const seenShared = new Set<string>();
   const store = deps.store;
+  // The access log entry is written when the stream ends, naming what was actually sent.
+  const sent: string[] = [];
+  let finished!: (ids: string[]) => void;
+  audit.returnedWhenSent = new Promise<string[]>((resolve) => (finished = resolve));
+  // A client gone before the body was read still leaves its entry (with whatever was sent).
+  ctx.res.once('close', () => finished(sent));
   async function* body(): AsyncGenerator<string> {
     yield head().slice(0, -1);
     // FHIR JSON has no empty arrays: "entry" opens with the first entry.
@@ -253,6 +261,7 @@ async function everything(ctx: Context, deps: FhirRouteDeps, token: TokenAccess)
         const batch = step.value;
         for (const r of batch) {
           yield sep + entry(r, 'match');
+          sent.push(`${r.resourceType}/${r.id}`);
           sep = ',';
         }
         for (const r of await store.sharedReferencedBy(id, batch, scope, { types: sharedTypes, filters })) {
@@ -260,11 +269,13 @@ async function everything(ctx: Context, deps: FhirRouteDeps, token: TokenAccess)
           if (seenShared.has(key)) continue;
           seenShared.add(key);
           yield sep + entry(r, 'include');
+          sent.push(key);
           sep = ',';
         }
         step = await batches.next();
       }
     } finally {
+      finished(sent);
       await batches.return(undefined); // a client that goes away stops the queries
     }
     yield sep === ',' ? ']}' : '}';
