@@ -75,7 +75,16 @@ const resources = Object.keys(registry.searchParameters)
       ...(registry.revincludes[type] ? { searchRevInclude: registry.revincludes[type] } : {}),
       searchParam: params,
       ...(type === 'Patient'
-        ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] }
+        ? {
+            operation: [
+              { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
+              {
+                name: 'access-log',
+                definition: 'https://patient-access.dev/fhir/OperationDefinition/Patient-access-log',
+                documentation: "Who accessed the patient's record, as AuditEvent resources from the hash-chained access log (needs AuditEvent search scope; _count, _since)",
+              },
+            ],
+          }
         : {}),
     };
   });
@@ -101,7 +110,7 @@ const statement = {
   rest: [
     {
       mode: 'server',
-      documentation: 'Read-only: read, search (GET and POST _search) and Patient/$everything; every write interaction answers 405.',
+      documentation: 'Read-only: read, search (GET and POST _search), Patient/$everything and Patient/$access-log; every write interaction answers 405.',
       security: {
         extension: [
           {

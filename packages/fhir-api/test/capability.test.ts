@@ -113,7 +113,10 @@ describe('the served CapabilityStatement', () => {
       'Immunization', 'MedicationDispense', 'MedicationRequest', 'Observation', 'Patient', 'Procedure', 'QuestionnaireResponse', 'RelatedPerson', 'ServiceRequest']) {
       expect(byType.get(type)?.searchRevInclude).toContain('Provenance:target');
     }
-    expect(byType.get('Patient')?.operation).toEqual([{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }]);
+    expect(byType.get('Patient')?.operation?.map((o) => [o.name, o.definition])).toEqual([
+      ['everything', 'http://hl7.org/fhir/OperationDefinition/Patient-everything'],
+      ['access-log', 'https://patient-access.dev/fhir/OperationDefinition/Patient-access-log'],
+    ]);
     // Every search parameter names its definition by canonical URL.
     for (const r of resources) for (const p of r.searchParam ?? []) expect(p.definition).toMatch(/^http:\/\/hl7\.org\/fhir\//);
   });
@@ -203,6 +206,14 @@ describe('everything advertised works (200 with a patient token)', () => {
     const res = await h.get(token, 'Patient/mom/$everything', STRICT);
     expect(res.status).toBe(200);
     expect(JSON.parse(res.text)).toMatchObject({ resourceType: 'Bundle', type: 'searchset' });
+  });
+
+  test('Patient/$access-log with its advertised parameters', async () => {
+    const res = await h.get(token, 'Patient/mom/$access-log?_count=5&_since=2020-01-01', STRICT);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ resourceType: 'Bundle', type: 'searchset' });
+    expect(res.body.entry[0].resource.resourceType).toBe('AuditEvent');
+    expect((await h.get(token, 'Patient/mom/$access-log?code=x', STRICT)).status).toBe(400);
   });
 });
 

@@ -6,7 +6,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { JWTVerifyGetKey } from 'jose';
-import { cors, requestContext, type AccessLogWriter, type AppConfig, type Database, type Logger, type RateLimits } from '@patient-access/consent';
+import { auditEventsFor, cors, requestContext, type AccessLogWriter, type AppConfig, type Database, type Logger, type RateLimits } from '@patient-access/consent';
 import { createAccessResolver } from '../access/token-access.js';
 import { ResourceStore } from '../store/resource-store.js';
 import { fhirRoutes } from './fhir-routes.js';
@@ -57,6 +57,7 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
     ? fhirRoutes({
         store: new ResourceStore(db),
         fhirBaseUrl: config.fhirBaseUrl,
+        readAccessLog: (patientId, options) => auditEventsFor(db, patientId, options),
         resolveAccess: createAccessResolver({ db, keys: tokenKeys, issuer: config.issuerUrl, fhirBaseUrl: config.fhirBaseUrl, ...(now ? { now } : {}) }),
         ...(rateLimits ? { rateLimits } : {}),
         ...(accessLog ? { accessLog } : {}),

@@ -1,6 +1,6 @@
 /**
- * The read-only FHIR interactions: read, search (GET and POST _search), Patient/$everything, and
- * 405 for every write.
+ * The read-only FHIR interactions: read, search (GET and POST _search), Patient/$everything,
+ * Patient/$access-log, and 405 for every write.
  * Each PHI route first resolves the token's access (token-access.ts) and then asks the store,
  * which applies that access inside the SQL. Responses carrying PHI are never cached.
  */
@@ -18,10 +18,13 @@ import { isCompartmentType, supportedResourceTypes } from '../search/registry.js
 import { SearchError, type Filter, type PageCursor } from '../search/search-request.js';
 import type { ResourceStore, StoredResource } from '../store/resource-store.js';
 import { searchsetBundle } from './bundle.js';
+import { accessLogOperation, type AccessLogReader } from './access-log-operation.js';
 
 export interface FhirRouteDeps {
   store: ResourceStore;
   fhirBaseUrl: string;
+  /** The patient's access log as AuditEvents (Patient/$access-log). */
+  readAccessLog: AccessLogReader;
   resolveAccess(authorization: string | undefined): Promise<TokenAccess>;
   rateLimits?: RateLimits;
   accessLog?: AccessLogWriter;
@@ -122,6 +125,12 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     // everything() adds the ids it sent (AUD-1).
     ctx.state['audit'] = { action: 'everything', resourceType: 'Patient', queryParams: [...new Set(queryPairs(ctx.querystring).map(([k]) => k))] } satisfies AuditFacts;
     await everything(ctx, deps, token);
+  });
+
+  router.get(['/Patient/:id/$access-log', '/Patient/:id/%24access-log'], async (ctx) => {
+    ctx.state['route'] = '/fhir/Patient/:id/$access-log';
+    const token = await access(ctx, 'Patient', 'read');
+    await accessLogOperation(ctx, { store: deps.store, read: deps.readAccessLog, fhirBaseUrl: deps.fhirBaseUrl }, token);
   });
 
   // Read-only API: every write interaction is refused, whatever the token.

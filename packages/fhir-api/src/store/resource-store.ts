@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import { REFERENCES_PARAM } from '../search/extract.js';
 import { andSql, or } from '../search/filter-sql.js';
-import { isCompartmentType } from '../search/registry.js';
+import { isCompartmentType, supportedResourceTypes } from '../search/registry.js';
 import type { Filter, IncludeSpec, PageCursor, SearchRequest } from '../search/search-request.js';
 import type { AccessScope } from './access-scope.js';
 
@@ -163,36 +163,53 @@ export class ResourceStore {
     const reports = resources.filter((r) => r.resourceType === 'DiagnosticReport' && r.json.includes('"result"'));
     if (!reports.length) return resources;
     const parsed = new Map<StoredResource, { result?: { reference?: string }[] }>();
-    const ids = new Set<string>();
+    const refs = new Set<string>();
     for (const r of reports) {
       const resource = JSON.parse(r.json) as { result?: { reference?: string }[] };
       if (!Array.isArray(resource.result)) continue;
       parsed.set(r, resource);
       for (const ref of resource.result) {
         const id = observationId(ref?.reference);
-        if (id) ids.add(id);
+        if (id) refs.add(`Observation/${id}`);
       }
     }
     if (!parsed.size) return resources;
-    const planAccess: AccessScope = { patientIds: access.patientIds, forType: (t) => (access.planFor ?? access.forType)(t) };
-    const visible = new Set<string>();
-    for (const chunk of chunks([...ids], 1000)) {
-      const q = this.visibleQuery('Observation', planAccess, [{ kind: 'id', values: chunk }]);
-      if (q) for (const { id } of (await q.distinct('r.id as id')) as { id: string }[]) visible.add(id);
-    }
+    const visible = await this.visibleReferences([...refs], access);
     return resources.map((r) => {
       const resource = parsed.get(r);
       if (!resource?.result) return r;
       const kept = resource.result.filter((ref) => {
         const id = observationId(ref?.reference);
         // Contained (#…) and non-Observation references name nothing we withhold.
-        return id === undefined ? !isObservationReference(ref?.reference) : visible.has(id);
+        return id === undefined ? !isObservationReference(ref?.reference) : visible.has(`Observation/${id}`);
       });
       if (kept.length === resource.result.length) return r;
       if (kept.length) resource.result = kept;
       else delete resource.result;
       return { ...r, json: JSON.stringify(resource), redacted: true };
     });
+  }
+
+  /**
+   * Which of these `Type/id` references the reader may see under their access plan (compartment,
+   * release, holds, labels, restrictions), whatever the token's scopes: what may be named to them
+   * (report results, the access log). Unknown types and malformed references are not visible.
+   */
+  async visibleReferences(refs: readonly string[], access: AccessScope): Promise<Set<string>> {
+    const planAccess: AccessScope = { patientIds: access.patientIds, forType: (t) => (access.planFor ?? access.forType)(t) };
+    const byType = new Map<string, string[]>();
+    for (const ref of new Set(refs)) {
+      const m = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
+      if (m && supportedResourceTypes.has(m[1]!)) byType.set(m[1]!, [...(byType.get(m[1]!) ?? []), m[2]!]);
+    }
+    const visible = new Set<string>();
+    for (const [type, ids] of byType) {
+      for (const chunk of chunks(ids, 1000)) {
+        const q = this.visibleQuery(type, planAccess, [{ kind: 'id', values: chunk }]);
+        if (q) for (const { id } of (await q.distinct('r.id as id')) as { id: string }[]) visible.add(`${type}/${id}`);
+      }
+    }
+    return visible;
   }
 
   /**
