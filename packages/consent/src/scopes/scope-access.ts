@@ -65,3 +65,29 @@ export function resourceScopes(scopes: readonly Scope[]): ResourceScope[] {
 export function formatScopes(scopes: readonly Scope[]): string {
   return [...new Set(scopes.map(formatScope))].join(' ');
 }
+
+/**
+ * What two scope sets both allow, as scopes: a token's scopes limited by its grant after the
+ * patient narrowed it on the connected-apps page. Pairwise: same context; `*` yields the other
+ * type; the common permission letters; the constraints of both (a resource must meet all of them).
+ * Fixed scopes survive when both sets hold them. Never more than either set allows.
+ */
+export function intersectScopes(a: readonly Scope[], b: readonly Scope[]): Scope[] {
+  const out: Scope[] = [];
+  for (const x of a) {
+    for (const y of b) {
+      if (x.kind === 'fixed' || y.kind === 'fixed') {
+        if (x.kind === 'fixed' && y.kind === 'fixed' && x.name === y.name) out.push(x);
+        continue;
+      }
+      if (x.context !== y.context) continue;
+      if (x.resourceType !== '*' && y.resourceType !== '*' && x.resourceType !== y.resourceType) continue;
+      const permissions = [...x.permissions].filter((l) => y.permissions.includes(l)).join('');
+      if (!permissions) continue;
+      const query = [...x.query, ...y.query.filter((q) => !x.query.some((p) => p.name === q.name && p.value === q.value))];
+      out.push({ kind: 'resource', context: x.context, resourceType: x.resourceType === '*' ? y.resourceType : x.resourceType, permissions, query, version: query.length || x.version === 2 || y.version === 2 ? 2 : 1 });
+    }
+  }
+  // Drop what another result already covers, so the set stays canonical.
+  return out.filter((s, i) => !out.some((t, j) => j !== i && covers(t, s) && (!covers(s, t) || j < i)));
+}

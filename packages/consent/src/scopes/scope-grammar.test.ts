@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { covers, formatScopes, grantFor, readOnly } from './scope-access.js';
+import { covers, formatScopes, grantFor, intersectScopes, readOnly } from './scope-access.js';
 import { ScopeSyntaxError, formatScope, parseScope, parseScopes, type Scope, type ScopeErrorCode } from './scope-grammar.js';
 
 const LAB = 'http://terminology.hl7.org/CodeSystem/observation-category|laboratory';
@@ -226,4 +226,36 @@ describe('grantFor: the union of what each scope grants (API-5)', () => {
 
 test('formatScopes prints canonical, de-duplicated scope strings', () => {
   expect(formatScopes([p('patient/*.read'), p('openid'), p('patient/*.read')])).toBe('patient/*.read openid');
+});
+
+// [a, b, what both allow] (a token's scopes and its narrowed grant)
+const INTERSECTIONS: [string, string, string][] = [
+  ['patient/*.rs', 'patient/*.rs', 'patient/*.rs'],
+  ['patient/*.rs', 'patient/Observation.rs', 'patient/Observation.rs'],
+  ['patient/Observation.rs', 'patient/*.rs', 'patient/Observation.rs'],
+  ['patient/*.rs', 'patient/Observation.rs patient/Condition.rs', 'patient/Observation.rs patient/Condition.rs'],
+  ['patient/Observation.rs', 'patient/Condition.rs', ''],
+  ['patient/*.rs', 'patient/Observation.r', 'patient/Observation.r'],
+  ['patient/*.s', 'patient/Observation.r', ''],
+  ['patient/*.rs', 'user/*.rs', ''],
+  ['patient/Observation.rs', 'patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory',
+    'patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory'],
+  ['patient/Observation.rs?category=laboratory', 'patient/Observation.rs?category=vital-signs', 'patient/Observation.rs?category=laboratory&category=vital-signs'],
+  ['patient/Observation.read', 'patient/*.read', 'patient/Observation.read'],
+  ['patient/Observation.read', 'patient/*.rs', 'patient/Observation.rs'],
+  ['openid fhirUser launch/patient patient/*.rs', 'launch/patient patient/Patient.rs', 'launch/patient patient/Patient.rs'],
+  ['offline_access patient/*.rs', 'patient/*.rs', 'patient/*.rs'],
+  ['patient/*.rs', 'patient/*.rs patient/Observation.rs', 'patient/*.rs'],
+];
+
+describe('intersectScopes: never more than either set allows', () => {
+  test.each(INTERSECTIONS)('%s ∩ %s = %s', (a, b, expected) => {
+    const both = intersectScopes(parseScopes(a).scopes, parseScopes(b).scopes);
+    expect(formatScopes(both)).toBe(expected);
+    // Each result is covered by both inputs.
+    for (const s of both) {
+      expect(parseScopes(a).scopes.some((x) => covers(x, s))).toBe(true);
+      expect(parseScopes(b).scopes.some((x) => covers(x, s))).toBe(true);
+    }
+  });
 });
