@@ -5,7 +5,7 @@
 import Koa, { type Middleware } from 'koa';
 import { Registry } from 'prom-client';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createAuthServer, publishedKeyResolver, signingKeyFingerprint, smartConfiguration } from '@patient-access/auth-server';
+import { createAuthServer, publishedKeyResolver, recordControlApis, signingKeyFingerprint, smartConfiguration } from '@patient-access/auth-server';
 import type { AccessLogWriter, AppConfig, Database, Logger, RateLimits } from '@patient-access/consent';
 import { ResourceStore, compartmentScope, createFhirApp, patientSummaries, patientsSeenBy } from '@patient-access/fhir-api';
 
@@ -65,6 +65,9 @@ export async function createServerApp({ config, db, log, now, keyCheckMs = 60_00
   }, keyCheckMs);
   keyWatch.unref();
   root.use(mountAt(new URL(config.issuerUrl).pathname, (req, res) => authHandler(req, res)));
+  // Restrictions (IB-1) and harm holds (REL-2/3): before the /v1/portal catch-all.
+  const controls = await recordControlApis({ config, db, log, ...(now ? { now } : {}), describePatients: (ids) => patientSummaries(db, ids) });
+  for (const prefix of controls.prefixes) root.use(mountAt(prefix, controls.app, false));
   root.use(mountAt('/v1/portal', auth.portalApi, false));
   root.use(mountAt('', fhir));
   return root;

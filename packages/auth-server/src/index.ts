@@ -6,3 +6,4 @@ export { rotateSigningKey, loadSigningKeys, publishedKeyResolver, signingKeyFing
 export { purgeExpired } from './oidc/knex-adapter.js';
 export type { PatientSummary } from './interactions/routes.js';
 export { knexAdapterFactory } from './oidc/knex-adapter.js';
+export { recordControlApis, type RecordControlApis, type RecordControlApiDeps } from './portal/record-controls-api.js';

@@ -19,3 +19,4 @@ export { createEnrollment, enrollmentAccount, completeEnrollment, ENROLLMENT_TTL
 export { cors, type CorsOptions } from './http/cors.js';
 export * from './audit/index.js';
 export * from './rate-limits/index.js';
+export * from './restrictions/index.js';

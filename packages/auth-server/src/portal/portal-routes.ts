@@ -15,6 +15,7 @@ import {
   findAccountById,
   listAppGrantsForAccount,
   listAppGrantsForPatient,
+  listRestrictions,
   revokeAppGrant,
   type Account,
   type AppConfig,
@@ -135,12 +136,19 @@ export function portalRouter(deps: PortalDeps): Router {
     if (!account) return;
     const grants = (await manageableGrants(account)).filter((g) => g.status === 'active');
     const names = await deps.describePatients([...new Set(grants.map((g) => g.patientId))]);
+    // IB-1: what the patient chose not to share with each app on her own record.
+    const restrictions = account.patientId ? (await listRestrictions(db, account.patientId)).filter((r) => r.status === 'active' && r.recipient.kind === 'app') : [];
+    const notShared = (g: AppGrant) =>
+      restrictions
+        .filter((r) => g.patientId === account.patientId && r.recipient.kind === 'app' && r.recipient.clientId === g.clientId)
+        .map((r) => `${r.category.display}${r.resourceType ? ` (${r.resourceType})` : ''}`);
     const rows = grants
       .map((g) => {
         const approver = g.accountId === account.id ? 'you' : 'your proxy';
+        const restricted = notShared(g);
         return `<li><h2>${escapeHtml(g.clientName ?? g.clientId)}</h2>
 <p>Record: ${escapeHtml(names.get(g.patientId)?.name ?? g.patientId)} · approved by ${approver} on ${g.createdAt.toISOString().slice(0, 10)} · last used ${g.lastUsedAt ? g.lastUsedAt.toISOString().slice(0, 10) : 'never'}</p>
-<p class="note">Access: ${escapeHtml(g.scope)}</p>
+<p class="note">Access: ${escapeHtml(g.scope)}</p>${restricted.length ? `\n<p class="note">Not shared with this app: ${escapeHtml(restricted.join(', '))}</p>` : ''}
 <form method="post" action="${base}/apps/${encodeURIComponent(g.id)}/revoke"><button type="submit" aria-label="Revoke access for ${escapeHtml(g.clientName ?? g.clientId)}">Revoke access</button></form></li>`;
       })
       .join('\n');

@@ -4,5 +4,6 @@ import { createAppGrants } from './202611230001_create_app_grants.js';
 import { createReleaseHolds } from './202611230002_create_release_holds.js';
 import { createAccessLog } from './202611230003_create_access_log.js';
 import { createAccountEnrollment } from './202611230004_create_account_enrollment.js';
+import { createPatientRestrictions } from './202611240001_create_patient_restrictions.js';
 
-export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment];
+export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions];

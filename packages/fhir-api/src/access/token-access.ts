@@ -2,12 +2,14 @@
  * The access pipeline every PHI route runs first: verify the Bearer token (signature, issuer,
  * audience = this FHIR base, expiry), confirm its grant is still in force (cached for at most a
  * second: API-3), then evaluate the access plan for the patient now (age rules, delegation,
- * release policy: PRX-1…6, REL-1…8). Any failure is one 401 that says nothing about the data.
+ * release policy, the patient's restrictions: PRX-1…6, REL-1…8, IB-1). Any failure is one 401
+ * that says nothing about the data.
  */
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Knex } from 'knex';
 import {
   accessPlan,
+  activeRestrictions,
   grantInForce,
   parseScopes,
   touchAppGrant,
@@ -103,9 +105,14 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
     if (at.getTime() - last > 3_600_000) touchAppGrant(o.db, grantId, at).catch(() => undefined);
 
     const fhirUser = typeof claims['fhirUser'] === 'string' ? claims['fhirUser'] : undefined;
+    // IB-1: the patient's restrictions, read on every request (one indexed query, no cache) so a
+    // new or ended restriction applies to the very next request. The plan keeps only those naming
+    // this proxy or this app: a restriction on a proxy never touches the patient's own access.
+    const [patientBirthDate, restrictions] = await Promise.all([birthDate(o.db, patientId), activeRestrictions(o.db, patientId)]);
     const plan = accessPlan({
       relationship: relationshipOf(inForce, fhirUser, patientId),
-      patientBirthDate: await birthDate(o.db, patientId),
+      patientBirthDate,
+      restrictions,
       at,
       ...(o.ageRules ? { ageRules: o.ageRules } : {}),
       ...(o.releasePolicy ? { releasePolicy: o.releasePolicy } : {}),
