@@ -301,3 +301,44 @@ describe('patient restrictions (IB-1) through the portal API and the FHIR API', 
     expect(decodeJwt(grandpa.token)['patient']).toBe('mom');
   });
 });
+
+describe('a restriction hides what would reveal the restricted resources too (plan rule 4), and matches categories fail-closed', () => {
+  let maria: TestAgent;
+  let grandpa: Launched;
+  let aunt: Launched;
+
+  beforeAll(async () => {
+    await tdb.db.transaction((trx) =>
+      writeResources(
+        trx,
+        [
+          // Social history recorded without a system: the restriction must still catch it.
+          { ...obs('mom-diet', 'social-history', '81663-7'), category: [{ coding: [{ code: 'social-history' }] }] },
+          { resourceType: 'Provenance', id: 'mom-smoking-prov', target: [{ reference: 'Observation/mom-smoking' }, { reference: 'Patient/mom' }], recorded: '2026-10-01T00:00:00Z', agent: [{ who: { reference: 'Practitioner/prac-9' } }] },
+          { resourceType: 'Condition', id: 'mom-smoker', subject: { reference: 'Patient/mom' }, code: { text: 'tobacco user' }, evidence: [{ detail: [{ reference: 'Observation/mom-smoking' }] }] },
+          { resourceType: 'Condition', id: 'mom-asthma', subject: { reference: 'Patient/mom' }, code: { text: 'asthma' } },
+        ] as Resource[],
+        { fhirBaseUrl: FHIR },
+      ),
+    );
+    grandpa = await launch(GRANDPA);
+    aunt = await launch(AUNT);
+    maria = await portalLogin(MARIA);
+  });
+
+  test('the restricted proxy gets neither the system-less social history nor what points at restricted resources', async () => {
+    const created = await maria.post('/v1/portal/restrictions').send({ recipient: { kind: 'proxy', proxyAccountId: grandpaId }, category: SOCIAL });
+    expect(created.status).toBe(201);
+    expect((await fhir(grandpa.token, 'Observation/mom-diet')).status).toBe(404);
+    expect(ids((await fhir(grandpa.token, 'Observation?patient=mom')).body)).toEqual(['mom-bp', 'mom-hgb']);
+    expect(ids((await fhir(grandpa.token, 'Condition?patient=mom')).body)).toEqual(['mom-asthma']);
+    expect((await fhir(grandpa.token, 'Condition/mom-smoker')).status).toBe(404);
+    expect(ids((await fhir(grandpa.token, 'Provenance?patient=mom')).body)).toEqual([]);
+    // Another proxy and the patient's own app see all of it.
+    expect((await fhir(aunt.token, 'Observation/mom-diet')).status).toBe(200);
+    expect(ids((await fhir(aunt.token, 'Condition?patient=mom')).body)).toEqual(['mom-asthma', 'mom-smoker']);
+    expect(ids((await fhir(aunt.token, 'Provenance?patient=mom')).body)).toEqual(['mom-smoking-prov']);
+    expect((await maria.delete(`/v1/portal/restrictions/${created.body.id}`)).status).toBe(204);
+    expect(ids((await fhir(grandpa.token, 'Condition?patient=mom')).body)).toEqual(['mom-asthma', 'mom-smoker']);
+  });
+});

@@ -56,9 +56,23 @@ export function typeAccess(inputs: AccessInputs, type: string, interaction: Inte
       allOf.push({ kind: 'notReferencingLabelled', labels });
     }
   }
-  // IB-1: categories the patient chose not to share with this proxy or app.
+  // IB-1: categories the patient chose not to share with this proxy or app. A category recorded
+  // without a system matches too (fail-closed, as decide.ts specifies).
   for (const r of plan.restrictions) {
-    if (r.resourceType === undefined || r.resourceType === type) allOf.push(tokenNot('category', [{ system: r.category.system, code: r.category.code }]));
+    if (r.resourceType !== undefined && r.resourceType !== type) continue;
+    const { system, code } = r.category;
+    allOf.push(tokenNot('category', system === undefined ? [{ code }] : [{ system, code }, { system: null, code }]));
+  }
+  // Plan rule 4: nothing that references a restricted resource (it would reveal it).
+  if (plan.hideReferencesToHidden && plan.restrictions.length) {
+    allOf.push({
+      kind: 'notReferencingCategory',
+      categories: plan.restrictions.map((r) => ({
+        code: r.category.code,
+        ...(r.category.system !== undefined ? { system: r.category.system } : {}),
+        ...(r.resourceType !== undefined ? { resourceType: r.resourceType } : {}),
+      })),
+    });
   }
   // REL-2…6: documented holds, applied in the query so counts and paging agree.
   allOf.push({ kind: 'notHeld', holds: plan.holds, harmTypes: plan.harmTypes, at: inputs.at });
@@ -85,6 +99,6 @@ function scopeFilters(type: string, constraints: readonly { name: string; value:
   }
 }
 
-const tokenNot = (param: string, values: { system?: string; code: string }[]): Filter => ({ kind: 'token', param, not: true, values });
+const tokenNot = (param: string, values: { system?: string | null; code: string }[]): Filter => ({ kind: 'token', param, not: true, values });
 
 const hasStatus = (type: string): boolean => getSearchParam(type, 'status')?.type === 'token';

@@ -36,6 +36,23 @@ export function filterSql(f: Filter, shared: boolean): Sql {
         bindings: [REFERENCES_PARAM, ...labels.bindings],
       };
     }
+    case 'notReferencingCategory': {
+      if (f.categories.length === 0) return { sql: 'true', bindings: [] };
+      const categories = or(
+        f.categories.map((c) => {
+          const parts: Sql[] = [{ sql: 'l.code = ?', bindings: [c.code] }];
+          if (c.system !== undefined) parts.push({ sql: '(l.system = ? or l.system is null)', bindings: [c.system] });
+          if (c.resourceType !== undefined) parts.push({ sql: 'l.resource_type = ?', bindings: [c.resourceType] });
+          return { sql: parts.map((p) => p.sql).join(' and '), bindings: parts.flatMap((p) => p.bindings) };
+        }),
+      );
+      return {
+        sql:
+          `not exists (select 1 from search_token t join search_token l on l.patient_id = t.patient_id and l.param = 'category' ` +
+          `and t.code = l.resource_type || '/' || l.resource_id where ${owner('t', shared)} and t.param = ? and (${categories.sql}))`,
+        bindings: [REFERENCES_PARAM, ...categories.bindings],
+      };
+    }
     case 'id':
       if (f.values.length === 0) return { sql: 'false', bindings: [] };
       return { sql: `r.id in (${f.values.map(() => '?').join(',')})`, bindings: f.values };

@@ -27,7 +27,12 @@ export type Filter =
   /** No active release hold of these kinds withholds the resource from this reader (REL-2…6). */
   | { kind: 'notHeld'; holds: readonly HoldKind[]; harmTypes: readonly HarmType[]; at: Date }
   /** The resource references no resource carrying one of these security labels (PRX-3). */
-  | { kind: 'notReferencingLabelled'; labels: readonly { system: string; code: string }[] };
+  | { kind: 'notReferencingLabelled'; labels: readonly { system: string; code: string }[] }
+  /**
+   * The resource references no resource (of `resourceType`, when given) carrying one of these
+   * categories, matched by code with the same system or none (fail-closed) (IB-1, plan rule 4).
+   */
+  | { kind: 'notReferencingCategory'; categories: readonly { system?: string; code: string; resourceType?: string }[] };
 
 export interface SortKey {
   param: string; // a date parameter or _lastUpdated or _id
