@@ -642,6 +642,40 @@ describe('connected apps (management_endpoint)', () => {
     expect((await agent.post('/auth/apps/not-a-grant/revoke')).status).toBe(404);
   });
 
+  test('the person narrows what an app may read: tokens already issued and refreshes lose it at once, and it never widens', async () => {
+    const tokens = await launch({ pick: 'kid', scope: 'launch/patient openid offline_access patient/Patient.rs patient/Observation.rs patient/Condition.rs' });
+    const token = tokens['access_token']!;
+    const get = (path: string, t = token) => request(app).get(`/fhir/${path}`).set('Authorization', `Bearer ${t}`);
+    expect((await get('Condition?patient=kid')).status).toBe(200);
+    const grantId = String(decodeJwt(token)['grant_id']);
+    const clientId = String(decodeJwt(token)['client_id']);
+    const agent = request.agent(app);
+    await portalLogin(agent, MARIA, '/apps');
+    const page = await agent.get('/auth/apps');
+    expect(page.text).toContain(`action="/auth/apps/${grantId}/scopes"`);
+    expect(page.text).toMatch(/<input type="checkbox" name="scope" id="[^"]+" value="patient\/Condition\.rs" checked> <label for="[^"]+">Conditions/);
+    const narrow = (scopes: string[]) => agent.post(`/auth/apps/${grantId}/scopes`).type('form').send(scopes.map((x) => `scope=${encodeURIComponent(x)}`).join('&'));
+    // Widening and emptying are refused; the grant is unchanged.
+    expect((await narrow(['patient/*.rs'])).status).toBe(400);
+    expect((await narrow(['patient/Patient.rs', 'patient/Encounter.rs'])).status).toBe(400);
+    expect((await narrow([])).status).toBe(400);
+    expect((await get('Condition?patient=kid')).status).toBe(200);
+    // Unticking Conditions.
+    expect((await narrow(['patient/Patient.rs', 'patient/Observation.rs'])).status).toBe(302);
+    const denied = await get('Condition?patient=kid');
+    expect(denied.status).toBe(403);
+    expect(denied.headers['www-authenticate']).toMatch(/insufficient_scope/);
+    expect((await get('Observation?patient=kid')).status).toBe(200);
+    expect((await tdb.db('app_grant').where({ id: grantId }).first('scope')).scope).toBe('launch/patient openid offline_access patient/Patient.rs patient/Observation.rs');
+    // A refresh gets the narrowed scopes, and asking for the old ones back does not widen them.
+    const refreshed = await request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: tokens['refresh_token'], client_id: clientId });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body.scope.split(' ')).not.toContain('patient/Condition.rs');
+    expect((await get('Condition?patient=kid', refreshed.body.access_token)).status).toBe(403);
+    const asking = await request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token, client_id: clientId, scope: 'patient/Condition.rs patient/Observation.rs' });
+    expect(asking.body.scope ?? '').not.toContain('patient/Condition.rs');
+  });
+
   test('without a session the pages ask to sign in', async () => {
     const res = await request(app).get('/auth/apps');
     expect(res.status).toBe(302);

@@ -15,7 +15,10 @@ import {
   findAccountById,
   listAppGrantsForAccount,
   listAppGrantsForPatient,
+  GrantNarrowingError,
   listRestrictions,
+  narrowAppGrant,
+  parseScopes,
   revokeAppGrant,
   type Account,
   type AppConfig,
@@ -26,6 +29,7 @@ import {
 import type { PatientSummary } from '../interactions/routes.js';
 import { codeStep, passwordStep, stepMessage, stepStatus, type SignInDeps } from '../interactions/sign-in.js';
 import { escapeHtml, loginPage, mfaPage, page } from '../interactions/views.js';
+import { describeScope } from '../interactions/scope-descriptions.js';
 import { createLaunch } from '../launch/launch-store.js';
 import { proxyAllowed } from '../smart/proxy-age.js';
 import { PORTAL_IDLE_SECONDS, type PortalCookies } from './portal-session.js';
@@ -149,6 +153,7 @@ export function portalRouter(deps: PortalDeps): Router {
         return `<li><h2>${escapeHtml(g.clientName ?? g.clientId)}</h2>
 <p>Record: ${escapeHtml(names.get(g.patientId)?.name ?? g.patientId)} · approved by ${approver} on ${g.createdAt.toISOString().slice(0, 10)} · last used ${g.lastUsedAt ? g.lastUsedAt.toISOString().slice(0, 10) : 'never'}</p>
 <p class="note">Access: ${escapeHtml(g.scope)}</p>${restricted.length ? `\n<p class="note">Not shared with this app: ${escapeHtml(restricted.join(', '))}</p>` : ''}
+${narrowForm(g)}
 <form method="post" action="${base}/apps/${encodeURIComponent(g.id)}/revoke"><button type="submit" aria-label="Revoke access for ${escapeHtml(g.clientName ?? g.clientId)}">Revoke access</button></form></li>`;
       })
       .join('\n');
@@ -161,6 +166,55 @@ ${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
 <form method="post" action="${base}/portal/logout"><button type="submit">Sign out</button></form>`,
       ),
     );
+  });
+
+  /** Untick kinds of data to take them away from an app (never to add any). */
+  const narrowForm = (g: AppGrant): string => {
+    const resource = g.scope.split(' ').filter((s) => s.includes('/') && !s.startsWith('launch'));
+    if (resource.length === 0) return '';
+    const name = escapeHtml(g.clientName ?? g.clientId);
+    const boxes = resource
+      .map((s, i) => {
+        const id = `scope-${escapeHtml(g.id)}-${i}`;
+        return `<li><input type="checkbox" name="scope" id="${id}" value="${escapeHtml(s)}" checked> <label for="${id}">${escapeHtml(describeScope(s))}</label></li>`;
+      })
+      .join('');
+    return `<form method="post" action="${base}/apps/${encodeURIComponent(g.id)}/scopes"><fieldset><legend>What ${name} may read</legend><ul>${boxes}</ul>
+<button type="submit" aria-label="Update access for ${name}">Update access</button></fieldset></form>`;
+  };
+
+  router.post('/apps/:grantId/scopes', form, async (ctx) => {
+    const account = await signedIn(ctx);
+    if (!account) return;
+    const grantId = ctx.params['grantId']!;
+    const grant = (await manageableGrants(account)).find((g) => g.id === grantId && g.status === 'active');
+    if (!grant) {
+      html(ctx, page('Not found', '<p>That app connection does not exist.</p>'), 404);
+      return;
+    }
+    // Repeated form fields are read from the raw body (the body parser folds many into an object).
+    const raw = new URLSearchParams(String((ctx.request as { rawBody?: string }).rawBody ?? '')).getAll('scope');
+    const parsed = parseScopes(raw.join(' '));
+    if (parsed.invalid.length || raw.some((s) => /\s/.test(s))) {
+      html(ctx, page('Not changed', '<p>That is not a scope this app was given.</p>'), 400);
+      return;
+    }
+    try {
+      const narrowed = await narrowAppGrant(db, grant.id, parsed.scopes);
+      // Refreshes follow the narrowed grant; tokens already issued are narrowed by the API at once.
+      const oidcGrant = await deps.provider.Grant.find(grant.id);
+      if (oidcGrant) {
+        const resources = narrowed.scope.split(' ').filter((s) => s.includes('/') && !s.startsWith('launch'));
+        (oidcGrant.resources as Record<string, string>)[config.fhirBaseUrl] = resources.join(' ');
+        await oidcGrant.save();
+      }
+      deps.log.info({ event: 'grant.narrowed', grantId: grant.id, clientId: grant.clientId }, 'app access narrowed');
+      ctx.redirect(`${base}/apps`);
+    } catch (err) {
+      if (!(err instanceof GrantNarrowingError)) throw err;
+      const message = err.code === 'no-resource-scope' ? 'Keep at least one kind of data, or revoke the app instead.' : 'Access can only be reduced here.';
+      html(ctx, page('Not changed', `<p>${escapeHtml(message)}</p><p><a href="${base}/apps">Back to connected apps</a></p>`), 400);
+    }
   });
 
   router.post('/apps/:grantId/revoke', async (ctx) => {

@@ -5,6 +5,8 @@
  */
 import type { Knex } from 'knex';
 import type { DelegationBasis } from '../delegations/delegation-store.js';
+import { coveredBy, formatScopes } from '../scopes/scope-access.js';
+import { parseScopes, type Scope } from '../scopes/scope-grammar.js';
 
 export interface NewAppGrant {
   id: string;
@@ -141,6 +143,34 @@ export async function touchAppGrant(db: Knex, id: string, at: Date): Promise<voi
 export async function revokeAppGrant(db: Knex, id: string, reason: string, at: Date = new Date()): Promise<boolean> {
   const n = await db('app_grant').where({ id, status: 'active' }).update({ status: 'revoked', status_reason: reason, revoked_at: at });
   return n > 0;
+}
+
+export class GrantNarrowingError extends Error {
+  constructor(readonly code: 'grant-not-active' | 'not-narrower' | 'no-resource-scope', message: string) {
+    super(message);
+    this.name = 'GrantNarrowingError';
+  }
+}
+
+/**
+ * Narrows an active grant to `scopes` (the patient's connected-apps page): every new scope must be
+ * covered by the grant as it stands (narrowing never widens), and at least one resource scope must
+ * remain (to remove them all, revoke). Tokens already issued lose the difference at once: the API
+ * intersects each token's scopes with its grant's on every request.
+ */
+export async function narrowAppGrant(db: Knex, id: string, scopes: readonly Scope[]): Promise<AppGrant> {
+  return db.transaction(async (trx) => {
+    const row = (await trx('app_grant').where({ id }).forUpdate().first()) as GrantRow | undefined;
+    if (!row || row.status !== 'active') throw new GrantNarrowingError('grant-not-active', 'this app no longer has access');
+    const current = parseScopes(row.scope).scopes;
+    const wider = scopes.filter((s) => !coveredBy(current, s));
+    if (wider.length) throw new GrantNarrowingError('not-narrower', `${formatScopes(wider)} is more than this app was given`);
+    if (!scopes.some((s) => s.kind === 'resource')) throw new GrantNarrowingError('no-resource-scope', 'keep at least one kind of data, or revoke the app');
+    // Launch, identity and lifetime scopes stay as they were: narrowing is about data.
+    const kept = [...current.filter((s) => s.kind === 'fixed'), ...scopes.filter((s) => s.kind === 'resource')];
+    await trx('app_grant').where({ id }).update({ scope: formatScopes(kept) });
+    return toGrant({ ...row, scope: formatScopes(kept) });
+  });
 }
 
 /** The apps a person approved, for their connected-apps page. */

@@ -11,6 +11,7 @@ import {
   accessPlan,
   activeRestrictions,
   grantInForce,
+  intersectScopes,
   parseScopes,
   touchAppGrant,
   type AgeRules,
@@ -128,7 +129,9 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
       delegationId: inForce.delegation?.id,
       actorKind: inForce.delegation ? 'proxy' : fhirUser?.includes('/Practitioner/') ? 'staff' : 'patient',
       fhirUser,
-      scopes: parseScopes(typeof claims['scope'] === 'string' ? claims['scope'] : '').scopes,
+      // What the token says, within what its grant still allows: a grant the patient narrowed on
+      // the connected-apps page narrows tokens already issued, at once.
+      scopes: intersectScopes(parseScopes(typeof claims['scope'] === 'string' ? claims['scope'] : '').scopes, parseScopes(inForce.grant.scope).scopes),
       // A patient-context token: patient/ scopes, and user/ scopes limited to that patient.
       contexts: ['patient', 'user'],
       plan,
