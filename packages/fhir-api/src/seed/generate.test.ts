@@ -95,7 +95,7 @@ describe('seed generator', () => {
     const types = new Set<string>(hardResources.map((r) => r.resourceType));
     for (const t of [
       'AllergyIntolerance', 'Appointment', 'CarePlan', 'CareTeam', 'Condition', 'Coverage', 'Device', 'DiagnosticReport', 'DocumentReference',
-      'Encounter', 'ExplanationOfBenefit', 'Goal', 'Immunization', 'Location', 'Medication', 'MedicationDispense', 'MedicationRequest',
+      'Encounter', 'Endpoint', 'ExplanationOfBenefit', 'Goal', 'Immunization', 'Location', 'Medication', 'MedicationDispense', 'MedicationRequest',
       'Observation', 'Organization', 'Patient', 'Practitioner', 'PractitionerRole', 'Procedure', 'Provenance', 'QuestionnaireResponse',
       'RelatedPerson', 'ServiceRequest', 'Specimen',
     ]) expect([t, types.has(t)]).toEqual([t, true]);
@@ -171,6 +171,76 @@ describe('seed generator', () => {
       'http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex',
     ]);
     expect(patient.identifier?.[0]?.system).toBe('http://hospital.example.org/mrn');
+  });
+
+  test('US Core 6.1 coverage: every profile the conformance suite searches has data for the hard-case patients', () => {
+    const obsOf = (id: string, code: string) => ofType(record(id), 'Observation').filter((o) => codes([o.code]).includes(code));
+    const targeted = (rs: readonly Resource[]) => new Set(ofType(rs, 'Provenance').flatMap((p) => p.target.map((t) => t.reference)));
+    const cat = (o: { category?: { coding?: Coding[] }[] }) => codes(o.category);
+
+    // Social history: occupation with industry, pregnancy status and intent, sexual orientation.
+    const [occupation] = obsOf(HARD_CASE_IDS.parent, '11341-5');
+    expect(cat(occupation!)).toContain('social-history');
+    expect(occupation!.effectivePeriod?.start).toBeTruthy();
+    expect(occupation!.valueCodeableConcept?.coding?.[0]?.system).toBe('http://terminology.hl7.org/CodeSystem/PHOccupationalDataForHealthODH');
+    expect(codes([occupation!.component![0]!.code])).toEqual(['86188-0']);
+    expect(codes([obsOf(HARD_CASE_IDS.parent, '82810-3')[0]!.valueCodeableConcept!])).toEqual(['60001007']);
+    expect(obsOf(HARD_CASE_IDS.parent, '86645-9')[0]!.valueCodeableConcept?.coding?.[0]?.system).toBe('http://snomed.info/sct');
+    for (const id of [HARD_CASE_IDS.parent, HARD_CASE_IDS.adultChild, HARD_CASE_IDS.elderlyParent, HARD_CASE_IDS.sameNameA, HARD_CASE_IDS.sameNameB]) {
+      expect([id, obsOf(id, '11341-5').length, obsOf(id, '76690-7').length]).toEqual([id, 1, 1]);
+    }
+    // Minors get none of it; nor does anyone get pregnancy observations but women of child-bearing age.
+    for (const id of [HARD_CASE_IDS.child, HARD_CASE_IDS.adolescent]) expect(['11341-5', '76690-7', '82810-3', '86645-9'].flatMap((c) => obsOf(id, c))).toEqual([]);
+    expect(obsOf(HARD_CASE_IDS.elderlyParent, '82810-3')).toEqual([]);
+
+    // Missing data: the data-absent-reason extension, and the code "unknown".
+    const [unknownJob] = obsOf(HARD_CASE_IDS.elderlyParent, '11341-5');
+    expect(unknownJob!.valueCodeableConcept?.coding?.[0]).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'unknown' });
+    expect(unknownJob!.effectivePeriod?.extension?.[0]?.url).toBe('http://hl7.org/fhir/StructureDefinition/data-absent-reason');
+
+    // Vital signs: head circumference percentile next to each head circumference; a BP with absent
+    // components; pulse oximetry on oxygen (flow rate and concentration).
+    expect(obsOf(HARD_CASE_IDS.child, '8289-1').length).toBe(obsOf(HARD_CASE_IDS.child, '9843-4').length);
+    expect(obsOf(HARD_CASE_IDS.child, '8289-1')[0]).toMatchObject({ valueQuantity: { system: 'http://unitsofmeasure.org', code: '%' } });
+    const failedBp = obsOf(HARD_CASE_IDS.sameNameA, '85354-9').find((o) => o.component?.every((c) => c.dataAbsentReason && !c.valueQuantity));
+    expect(failedBp?.component?.map((c) => codes([c.code])[0])).toEqual(['8480-6', '8462-4']);
+    const onOxygen = obsOf(HARD_CASE_IDS.elderlyParent, '59408-5').find((o) => o.component?.length);
+    expect(onOxygen?.component?.map((c) => [codes([c.code])[0], c.valueQuantity?.code])).toEqual([['3151-8', 'L/min'], ['3150-0', '%']]);
+
+    // A declined vaccine (Immunization.statusReason), whatever the date.
+    expect(ofType(record(HARD_CASE_IDS.sameNameA), 'Immunization').some((i) => i.status === 'not-done' && i.statusReason)).toBe(true);
+
+    // A resolved problem with its abatement.
+    const resolved = ofType(record(HARD_CASE_IDS.parent), 'Condition').find((c) => c.abatementDateTime && codes(c.category).includes('problem-list-item'));
+    expect(codes(resolved!.category)).toEqual(['problem-list-item']);
+    expect(codes([resolved!.clinicalStatus!])).toEqual(['resolved']);
+
+    // Reports: Cardiology and Pathology; the pathology report's results are released lab results of
+    // the same record; every report's presentedForm is also a DocumentReference attachment.
+    const reports = ofType(hardResources, 'DiagnosticReport');
+    for (const c of ['LP29684-5', 'LP29708-2', 'LP7839-6']) expect([c, reports.some((r) => codes(r.category).includes(c))]).toEqual([c, true]);
+    const pathology = ofType(record(HARD_CASE_IDS.parent), 'DiagnosticReport').find((r) => codes(r.category).includes('LP7839-6'))!;
+    const results = pathology.result!.map((ref) => record(HARD_CASE_IDS.parent).find((r) => key(r) === ref.reference) as Observation);
+    expect(results.map((o) => [o.status, codes(o.category)])).toEqual(results.map(() => ['final', ['laboratory']]));
+    for (const p of hardOnly.patients) {
+      const urls = new Set(ofType(p.resources, 'DocumentReference').flatMap((d) => d.content.map((c) => c.attachment.url)));
+      for (const r of ofType(p.resources, 'DiagnosticReport')) for (const f of r.presentedForm ?? []) expect([r.id, urls.has(f.url)]).toEqual([r.id, true]);
+    }
+    const docTypes = new Set(ofType(hardResources, 'DocumentReference').flatMap((d) => codes([d.type!])));
+    for (const t of ['11488-4', '11506-3', '18842-5', '34117-2', '28570-0', '18748-4', '11502-2', '11526-1']) expect([t, docTypes.has(t)]).toEqual([t, true]);
+
+    // PractitionerRole: referenced from patient data, with its Direct endpoint.
+    const roles = ofType(hardOnly.shared, 'PractitionerRole');
+    const endpoints = new Set(ofType(hardOnly.shared, 'Endpoint').map(key));
+    expect(roles.every((r) => r.endpoint?.length === 1 && endpoints.has(r.endpoint[0]!.reference!) && r.telecom?.length === 1)).toBe(true);
+    expect(referencesIn(record(HARD_CASE_IDS.parent)).some((r) => r.startsWith('PractitionerRole/'))).toBe(true);
+
+    // Everything added has its Provenance.
+    for (const p of hardOnly.patients) {
+      const provenanceTargets = targeted(p.resources);
+      const untargeted = p.resources.filter((r) => r.resourceType !== 'Provenance' && r.resourceType !== 'Patient' && !provenanceTargets.has(key(r)));
+      expect([p.patientId, untargeted.map(key)]).toEqual([p.patientId, []]);
+    }
   });
 
   test('hard cases: the parent, the child under 12 and the 15-year-old with labelled data', () => {

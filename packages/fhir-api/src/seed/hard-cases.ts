@@ -75,7 +75,7 @@ export function hardCaseSpecs(now: number): PatientSpec[] {
     // Same name and birth date, different people: matching on demographics alone would merge them.
     { ...base, id: HARD_CASE_IDS.sameNameA, tag: 'twin-a', streamKey: 'hard-twin-a', mrn: '1000006', given: ['John'], family: 'Smith', gender: 'male', birthDate: '1975-06-15',
       address: home('112 Boston Road', 'Chicopee', '01013', 2011), phone: '413-555-0171', email: 'john.smith.1975@example.com',
-      pcpId: CLINICIAN_PRACTITIONER_ID, conditions: ['hypertension', 'hyperlipidemia'], resourceTarget: 110 },
+      pcpId: CLINICIAN_PRACTITIONER_ID, conditions: ['hypertension', 'hyperlipidemia'], declinesFluVaccine: true, resourceTarget: 110 },
     { ...base, id: HARD_CASE_IDS.sameNameB, tag: 'twin-b', streamKey: 'hard-twin-b', mrn: '1000007', given: ['John'], family: 'Smith', gender: 'male', birthDate: '1975-06-15',
       race: 'black', address: home('23 State Street', 'Westfield', '01085', 2019), phone: '413-555-0188', email: 'jsmith75@example.com',
       pcpId: 'prac-3', conditions: ['diabetes', 'asthma'], resourceTarget: 110 },

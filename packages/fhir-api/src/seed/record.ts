@@ -1,7 +1,8 @@
 /**
  * Builds one patient's record: the Patient, the people acting for them, a health profile (body
  * build, smoking, conditions and their long-term drugs, allergies, immunizations, care team,
- * goals, care plan, insurance) and the visits of the planned history, each with its provenance.
+ * goals, care plan, insurance), the visits of the planned history, each with its provenance, and
+ * the remaining US Core content (social history, report types, missing-data cases).
  */
 import type { MedicationRequest } from '@medplum/fhirtypes';
 import { coverage } from './clinical/billing.js';
@@ -15,6 +16,7 @@ import { immunizations } from './clinical/immunizations.js';
 import { prescribe } from './clinical/medications.js';
 import { procedure } from './clinical/procedures.js';
 import { provenance } from './clinical/provenance.js';
+import { usCoreExtras } from './clinical/us-core-extras.js';
 import { bodySizeAt } from './clinical/vitals.js';
 import { RecordContext } from './context.js';
 import { planHistory } from './history.js';
@@ -63,8 +65,13 @@ export function buildPatientRecord(spec: PatientSpec, options: RecordOptions): P
   // The record's standing content (problems, medications, allergies, immunizations…), attested by the primary care clinician.
   provenance(ctx, ctx.resources.slice(), plan.start, { clinician: pcp, org: ctx.clinic.org });
 
-  for (const visit of plan.visits) runVisit(ctx, visit);
+  const visits = plan.visits.map((visit) => runVisit(ctx, visit));
+  const booked = ctx.resources.length;
   upcoming(ctx);
+  // The booking system is the source of appointments not yet kept.
+  provenance(ctx, ctx.resources.slice(booked), 0, { org: ctx.clinic.org });
+  // Last, so that everything above keeps its ids and random draws.
+  usCoreExtras(ctx, visits);
   return { patientId: spec.id, resources: ctx.resources };
 }
 

@@ -1,9 +1,9 @@
 /**
  * The non-patient resources every record points at: one health system (hospital, clinics, lab,
- * pharmacy), three payers, a dozen clinicians, their roles and sites, and the formulary. Fixed
+ * pharmacy), three payers, a dozen clinicians, their roles, Direct addresses and sites, and the formulary. Fixed
  * tables rather than random ones, so ids such as Practitioner/prac-1 never change with the seed.
  */
-import type { Address, Location, Medication, Organization, Practitioner, PractitionerRole, Resource } from '@medplum/fhirtypes';
+import type { Address, Endpoint, Location, Medication, Organization, Practitioner, PractitionerRole, Resource } from '@medplum/fhirtypes';
 import { DRUGS, medicationId, type Drug } from './clinical/drugs.js';
 import { SYSTEM, concept, ref } from './terminology.js';
 
@@ -102,12 +102,18 @@ export function clinicianBy(specialty: Specialty): Clinician {
 export const orgRef = (key: OrgKey) => ref('Organization', ORGS[key].id, ORGS[key].name);
 export const locationRef = (key: LocationKey) => ref('Location', LOCATIONS[key].id, LOCATIONS[key].name);
 export const practitionerRef = (c: Clinician) => ref('Practitioner', c.id, `${c.given} ${c.family}, ${c.suffix}`);
+/** The clinician in their role at their organisation (US Core PractitionerRole). */
+export const practitionerRoleRef = (c: Clinician) => ref('PractitionerRole', c.roleId, `${c.given} ${c.family}, ${c.suffix} (${c.taxonomy[1]})`);
+/** Each clinician's Direct secure-messaging address, the endpoint of their role. */
+const endpointId = (c: Clinician) => `endpoint-${c.id.slice('prac-'.length)}`;
+const directAddress = (c: Clinician) => `${c.given}.${c.family}@direct.riverside.example.org`.toLowerCase();
 
 export function sharedResources(): Resource[] {
   const out: Resource[] = [];
   for (const o of Object.values(ORGS)) out.push(organization(o));
   for (const l of Object.values(LOCATIONS)) out.push(location(l));
   for (const c of CLINICIANS) out.push(practitioner(c), practitionerRole(c));
+  for (const c of CLINICIANS) out.push(endpoint(c));
   for (const d of Object.values(DRUGS) as Drug[]) if (d.chronic) out.push(medication(d));
   return out;
 }
@@ -164,8 +170,25 @@ function practitionerRole(c: Clinician): PractitionerRole {
     code: [concept(SYSTEM.snomed, c.occupation[0], c.occupation[1])],
     specialty: [concept(SYSTEM.nucc, c.taxonomy[0], c.taxonomy[1])],
     location: [locationRef(c.location)],
-    // US Core pd-1: a role needs contact details or an endpoint.
+    // US Core pd-1 (`telecom or endpoint`): a role needs contact details or an endpoint. One telecom
+    // only: FHIRPath's `or` on a collection of several is an evaluation error in strict validators.
     telecom: [{ system: 'phone', value: ORGS[c.org].phone, use: 'work' }],
+    endpoint: [ref('Endpoint', endpointId(c), `Direct address of ${c.given} ${c.family}, ${c.suffix}`)],
+  };
+}
+
+function endpoint(c: Clinician): Endpoint {
+  return {
+    resourceType: 'Endpoint',
+    id: endpointId(c),
+    status: 'active',
+    connectionType: { system: 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type', code: 'direct-project', display: 'Direct Project' },
+    name: `Direct address of ${c.given} ${c.family}, ${c.suffix}`,
+    managingOrganization: orgRef(c.org),
+    contact: [{ system: 'phone', value: ORGS[c.org].phone, use: 'work' }],
+    payloadType: [concept('http://terminology.hl7.org/CodeSystem/endpoint-payload-type', 'any', 'Any')],
+    payloadMimeType: ['application/fhir+json', 'application/pdf', 'text/plain'],
+    address: `mailto:${directAddress(c)}`,
   };
 }
 

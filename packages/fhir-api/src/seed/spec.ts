@@ -62,6 +62,8 @@ export interface PatientSpec {
   extraVisits?: { kind: VisitKind; daysAgo: number; acute?: string; focus?: ConditionKey }[];
   /** A statin started years ago was stopped and replaced (a MedicationRequest with status stopped). */
   statinSwitch?: boolean;
+  /** Offered a flu shot at the latest office visit and declined it (a not-done Immunization with its reason). */
+  declinesFluVaccine?: boolean;
   /** Appointments booked for the coming weeks (otherwise 0–2). */
   upcomingAppointments?: number;
   /** History from birth (well-child visits with growth charts) rather than the last few years. */

@@ -71,6 +71,8 @@ export const LOCAL = {
   claim: 'http://hospital.example.org/claim',
   memberId: 'http://hospital.example.org/member-id',
   appointment: 'http://hospital.example.org/appointment',
+  /** Published report documents (text renderings of DiagnosticReports). */
+  documents: 'http://hospital.example.org/documents',
 } as const;
 
 export function coding(system: string, code: string, display?: string): Coding {

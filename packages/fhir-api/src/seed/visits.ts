@@ -27,13 +27,14 @@ import type { Ref } from './terminology.js';
 
 const INFECTIONS = new Set(['viral-pharyngitis', 'strep-throat', 'otitis-media', 'sinusitis', 'covid-19', 'pneumonia', 'bronchitis']);
 
-export function runVisit(ctx: RecordContext, plan: VisitPlan): void {
+export function runVisit(ctx: RecordContext, plan: VisitPlan): Visit {
   const first = ctx.resources.length;
   const visit = buildVisit(ctx, plan);
   provenance(ctx, ctx.resources.slice(first), visit.end, { clinician: visit.clinician, org: visit.org });
   // The payer is the source of its statements.
   const statements = explanationsOfBenefit(ctx, visit);
   if (ctx.insurance) provenance(ctx, statements, visit.end, { org: ctx.insurance.payer });
+  return visit;
 }
 
 function buildVisit(ctx: RecordContext, plan: VisitPlan): Visit {

@@ -49,6 +49,11 @@ const STUDIES: Record<ImagingKey, Study> = {
 };
 
 const RADIOLOGY = concept(SYSTEM.loinc, 'LP29684-5', 'Radiology');
+
+/** Where a report's rendered text is published: DiagnosticReport.presentedForm and its DocumentReference share it. */
+export function reportUrl(accession: string): string {
+  return `${LOCAL.documents}/${accession}.txt`;
+}
 const IMAGING_ORDER = concept(SYSTEM.snomed, '363679005', 'Imaging (procedure)');
 
 export function radiologyStudy(ctx: RecordContext, visit: Visit, key: ImagingKey, options: { abnormal?: boolean; indication: string }): DiagnosticReport {
@@ -117,9 +122,10 @@ export function radiologyStudy(ctx: RecordContext, visit: Visit, key: ImagingKey
     performer: [practitionerRef(radiologist), orgRef('hospital')],
     resultsInterpreter: [practitionerRef(radiologist)],
     conclusion: impression,
-    presentedForm: [{ contentType: 'text/plain', language: 'en-US', data: base64(text), title: `${study.loinc[1]} report`, creation: dateTime(Math.min(readAt, ctx.now - 60_000)) }],
+    presentedForm: [{ contentType: 'text/plain', language: 'en-US', data: base64(text), url: reportUrl(accession), title: `${study.loinc[1]} report`, creation: dateTime(Math.min(readAt, ctx.now - 60_000)) }],
   });
-  clinicalNote(ctx, { ...visit, clinician: radiologist }, 'imaging', text, { at: Math.min(readAt, ctx.now - 60_000), docStatus: status === 'preliminary' ? 'preliminary' : status === 'final' ? 'final' : 'amended' });
+  // The same report as a clinical note, its attachment at the same URL (US Core clinical notes guidance).
+  clinicalNote(ctx, { ...visit, clinician: radiologist }, 'imaging', text, { at: Math.min(readAt, ctx.now - 60_000), docStatus: status === 'preliminary' ? 'preliminary' : status === 'final' ? 'final' : 'amended', url: reportUrl(accession) });
   visit.findings.push(`${study.modality}: ${study.loinc[1]} – ${impression}`);
   visit.bill.push({ cpt: study.cpt, at: performedAt });
   return report;

@@ -5,7 +5,7 @@
 import type { DocumentReference } from '@medplum/fhirtypes';
 import type { RecordContext } from '../context.js';
 import { orgRef, practitionerRef } from '../shared.js';
-import { SYSTEM, base64, concept, securityMeta, type Sensitivity } from '../terminology.js';
+import { SYSTEM, base64, concept, securityMeta, type Ref, type Sensitivity } from '../terminology.js';
 import { HOUR_MS, dateTime } from '../time.js';
 import type { Visit } from './visit.js';
 
@@ -17,12 +17,25 @@ export const NOTE_TYPES = {
   procedure: ['28570-0', 'Procedure note'],
   emergency: ['34111-5', 'Emergency department note'],
   imaging: ['18748-4', 'Diagnostic imaging study'],
+  labReport: ['11502-2', 'Laboratory report'],
+  pathology: ['11526-1', 'Pathology study'],
+  ekg: ['11524-6', 'EKG study'],
 } as const;
 export type NoteType = keyof typeof NOTE_TYPES;
 
 const CLINICAL_NOTE = concept(SYSTEM.documentCategory, 'clinical-note', 'Clinical Note');
 
-export function clinicalNote(ctx: RecordContext, visit: Visit, type: NoteType, text: string, options: { at?: number; sensitivity?: Sensitivity; docStatus?: 'preliminary' | 'final' | 'amended' } = {}): DocumentReference {
+export interface NoteOptions {
+  at?: number;
+  sensitivity?: Sensitivity;
+  docStatus?: 'preliminary' | 'final' | 'amended';
+  /** Where the document can be fetched: the same URL as the presentedForm of the report it renders. */
+  url?: string;
+  /** Authors after the clinician, e.g. the clinician's PractitionerRole. */
+  moreAuthors?: Ref[];
+}
+
+export function clinicalNote(ctx: RecordContext, visit: Visit, type: NoteType, text: string, options: NoteOptions = {}): DocumentReference {
   const [code, display] = NOTE_TYPES[type];
   const at = options.at ?? visit.end + ctx.rnd.int(1, 6) * HOUR_MS;
   const sensitivity = options.sensitivity ?? visit.sensitivity;
@@ -38,12 +51,12 @@ export function clinicalNote(ctx: RecordContext, visit: Visit, type: NoteType, t
     category: [CLINICAL_NOTE],
     subject: ctx.patientRef,
     date: dateTime(Math.min(at, ctx.now - 60_000)),
-    author: [practitionerRef(visit.clinician)],
+    author: [practitionerRef(visit.clinician), ...(options.moreAuthors ?? [])],
     authenticator: practitionerRef(visit.clinician),
     custodian: orgRef(visit.org),
     description: `${display} – ${new Date(visit.start).toISOString().slice(0, 10)}`,
     content: [{
-      attachment: { contentType: 'text/plain', language: 'en-US', data: base64(text), title: display, creation: dateTime(Math.min(at, ctx.now - 60_000)) },
+      attachment: { contentType: 'text/plain', language: 'en-US', data: base64(text), ...(options.url ? { url: options.url } : {}), title: display, creation: dateTime(Math.min(at, ctx.now - 60_000)) },
       format: { system: SYSTEM.iheFormatCode, code: 'urn:ihe:iti:xds:2017:mimeTypeSufficient', display: 'mimeType Sufficient' },
     }],
     context: {
