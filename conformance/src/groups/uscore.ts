@@ -429,11 +429,15 @@ function conformanceTests(
                 resolved = true;
                 resolvedAny++;
                 addResources(state.referenced, patientId, [body]);
-                const targetProfile = element.targetProfiles?.find((p) => pkg.profiles.get(p)?.type === parts.type);
-                const target = targetProfile ? pkg.profiles.get(targetProfile) : undefined;
-                if (target) {
-                  const errors = errorsOf(validateAgainst(body, target));
-                  if (errors.length) problems.push(`${ref} (from ${element.id}) does not conform to ${targetProfile}: ${errors.slice(0, 2).map((e) => `${e.where} ${e.text}`).join(' | ')}`);
+                // The target must conform to one of the profiles the element allows for its type
+                // (DiagnosticReport.result: a lab result or any clinical result observation).
+                const candidates = (element.targetProfiles ?? []).filter((p) => pkg.profiles.get(p)?.type === parts.type);
+                if (candidates.length) {
+                  const outcomes = candidates.map((p) => ({ profile: p, errors: errorsOf(validateAgainst(body, pkg.profiles.get(p)!)) }));
+                  if (!outcomes.some((o) => o.errors.length === 0)) {
+                    const first = outcomes[0]!;
+                    problems.push(`${ref} (from ${element.id}) conforms to none of ${candidates.join(', ')}: ${first.errors.slice(0, 2).map((e) => `${e.where} ${e.text}`).join(' | ')}`);
+                  }
                 }
               } else failures.push(`${ref}: HTTP ${res.status}`);
               break;

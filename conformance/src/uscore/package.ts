@@ -44,7 +44,7 @@ function loadBase(): void {
  * such elements are dropped and the drop is noted.
  */
 export function loadProfile(sd: StructureDefinition, notes: string[]): StructureDefinition {
-  let current = sd;
+  let current = withExistenceInvariants(sd, notes);
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       loadDataType(current);
@@ -64,6 +64,33 @@ export function loadProfile(sd: StructureDefinition, notes: string[]): Structure
     }
   }
   return current;
+}
+
+/**
+ * Invariants written as bare element paths joined by `or` (US Core PractitionerRole pd-1:
+ * `telecom or endpoint`) rely on FHIRPath's singleton evaluation (a single node is true), which
+ * @medplum/core's evaluator refuses ("Expected singleton of type boolean"), failing every resource
+ * that satisfies the rule. They are rewritten to the equivalent `a.exists() or b.exists()`.
+ */
+function withExistenceInvariants(sd: StructureDefinition, notes: string[]): StructureDefinition {
+  const bare = /^[A-Za-z][A-Za-z0-9]*( or [A-Za-z][A-Za-z0-9]*)+$/;
+  let changed = false;
+  const rewrite = (elements: NonNullable<StructureDefinition['snapshot']>['element'] | undefined) =>
+    elements?.map((e) =>
+      e.constraint?.some((c) => c.expression && bare.test(c.expression))
+        ? {
+            ...e,
+            constraint: e.constraint.map((c) => {
+              if (!c.expression || !bare.test(c.expression)) return c;
+              changed = true;
+              notes.push(`${sd.url}: invariant ${c.key} "${c.expression}" evaluated as existence checks`);
+              return { ...c, expression: c.expression.split(' or ').map((p) => `${p}.exists()`).join(' or ') };
+            }),
+          }
+        : e,
+    );
+  const snapshot = sd.snapshot?.element ? { ...sd.snapshot, element: rewrite(sd.snapshot.element)! } : sd.snapshot;
+  return changed ? { ...sd, ...(snapshot ? { snapshot } : {}) } : sd;
 }
 
 export async function loadUsCorePackage(path: string): Promise<UsCorePackage> {
