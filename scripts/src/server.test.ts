@@ -298,8 +298,42 @@ describe('consent narrows, refresh cannot widen, revocation is immediate', () =>
     expect(String(tokens['scope']).split(' ')).toEqual(expect.arrayContaining([...wanted, 'offline_access']));
   });
 
-  test('authorize-post: on an https deployment the authorization endpoint accepts POST; on plain http it is not advertised', async () => {
-    expect((await request(app).get('/auth/.well-known/smart-configuration')).body.capabilities).not.toContain('authorize-post');
+  test('authorize-post on plain http: a form POST is answered 303 to the same request as a GET, which then completes; other bodies are refused', async () => {
+    expect((await request(app).get('/auth/.well-known/smart-configuration')).body.capabilities).toContain('authorize-post');
+    const agent = request.agent(app);
+    const clientId = await register(agent);
+    const { verifier, challenge } = pkce();
+    const params = {
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: REDIRECT,
+      scope: 'launch/patient openid patient/*.rs',
+      state: 'post-state',
+      aud: FHIR,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    };
+    const posted = await agent.post('/auth/authorize').type('form').send(params);
+    expect(posted.status).toBe(303);
+    const get = new URL(String(posted.headers['location']));
+    expect(`${get.origin}${get.pathname}`).toBe('http://localhost:8080/auth/authorize');
+    expect(Object.fromEntries(get.searchParams)).toEqual(params);
+    // The GET is an ordinary authorization request: sign in, consent, code, token.
+    const redirect = await authorize(agent, clientId, { challenge, scope: params.scope, pick: 'mom' });
+    const token = await agent.post('/auth/token').type('form').send({ grant_type: 'authorization_code', code: redirect.searchParams.get('code'), redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+    expect(token.status).toBe(200);
+    // The POST path runs the same checks: a bad aud is refused after the 303, as for a GET.
+    const badAud = await agent.post('/auth/authorize').type('form').send({ ...params, aud: 'https://elsewhere.example/fhir' });
+    const followed = await agent.get(new URL(String(badAud.headers['location']), 'http://localhost:8080').pathname + new URL(String(badAud.headers['location']), 'http://localhost:8080').search);
+    expect(String(followed.headers['location'])).toContain('error=invalid_request');
+    const json = await agent.post('/auth/authorize').send(params);
+    expect(json.status).toBe(400);
+    expect(json.body.error).toBe('invalid_request');
+    const huge = await agent.post('/auth/authorize').type('form').send({ ...params, state: 'x'.repeat(20_000) });
+    expect(huge.status).toBe(400);
+  });
+
+  test('authorize-post: on an https deployment the authorization endpoint accepts POST natively', async () => {
     const httpsConfig = loadConfig({ PUBLIC_URL: 'https://localhost:8443' });
     const secure = (await createServerApp({ config: httpsConfig, db: tdb.db, log: createLogger('silent', 'test'), now, rateLimits, accessLog })).callback();
     expect((await request(secure).get('/auth/.well-known/smart-configuration')).body.capabilities).toContain('authorize-post');

@@ -23,6 +23,7 @@ import {
 } from '@patient-access/consent';
 import { logAuthEvent } from './interactions/sign-in.js';
 import { interactionRouter, type PatientSummary } from './interactions/routes.js';
+import { authorizePostAsGet } from './oidc/authorize-post.js';
 import { ROUTES, createProvider } from './oidc/provider.js';
 import { delegationApi } from './portal/delegation-api.js';
 import { enrollRouter } from './portal/enroll-routes.js';
@@ -98,6 +99,8 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     }
     await next();
   });
+  // SMART authorize-post where oidc-provider cannot take POSTs itself (no secure cookies).
+  if (!config.auth.secureCookies) provider.use(authorizePostAsGet(ROUTES.authorization, `${config.issuerUrl}${ROUTES.authorization}`));
   provider.use(async (ctx, next) => {
     await next();
     // Label oidc-provider's endpoints by name; our pages are labelled by their route templates.
@@ -121,6 +124,11 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
 
     // RFC 6749 §5.1: token responses are not cached (Pragma for HTTP/1.0 caches).
     if (ctx.path === ROUTES.token) ctx.set('Pragma', 'no-cache');
+    // RFC 6749 §5.2: a client using a grant type it is not registered for is `unauthorized_client`
+    // (oidc-provider says invalid_request).
+    if (ctx.path === ROUTES.token && ctx.status === 400 && body?.['error'] === 'invalid_request' && /grant type is not allowed/.test(String(body['error_description']))) {
+      body['error'] = 'unauthorized_client';
+    }
     if (ctx.path === ROUTES.token && ctx.status === 200 && typeof body?.['access_token'] === 'string') {
       // SMART: `scope` lists everything granted, not only the access token's resource scopes.
       const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;

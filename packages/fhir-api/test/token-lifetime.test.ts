@@ -111,6 +111,7 @@ describe('backend services (client_credentials with private_key_jwt)', () => {
       .type('form')
       .send({ grant_type: 'client_credentials', scope: 'system/*.rs' });
     expect(res.status).toBe(400);
+    expect(res.body.error).toBe('unauthorized_client');
     expect(res.body.error_description).toMatch(/grant type is not allowed/);
   });
 });

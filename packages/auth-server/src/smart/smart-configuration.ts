@@ -27,8 +27,8 @@ export function smartConfiguration(config: AppConfig): Record<string, unknown> {
     capabilities: [
       'launch-ehr',
       'launch-standalone',
-      // Only where it works: see enableHttpPostMethods in oidc/provider.ts.
-      ...(config.auth.secureCookies ? ['authorize-post'] : []),
+      // Natively over https (enableHttpPostMethods); otherwise as a 303 to GET (oidc/authorize-post.ts).
+      'authorize-post',
       'client-public',
       'client-confidential-symmetric',
       'client-confidential-asymmetric',
