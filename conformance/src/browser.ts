@@ -166,10 +166,15 @@ export class BrowserDriver {
             const scope = (await box.getAttribute('value')) ?? '';
             const label = await labelOf(box);
             outcome.offeredScopes.push({ scope, label });
-            const keep = o.keep ? o.keep(scope) : true;
+            // Without a choice, the screen's defaults stand (e.g. category scopes offered unticked).
+            const checked = await box.isChecked();
+            const keep = o.keep ? o.keep(scope) : checked;
             if (keep) outcome.keptScopes.push(scope);
-            else {
-              await page.getByLabel(label, { exact: true }).uncheck();
+            if (keep && !checked) {
+              await box.check();
+              t?.step(`tick "${label}"`);
+            } else if (!keep && checked) {
+              await box.uncheck();
               t?.step(`untick "${label}"`);
             }
           }

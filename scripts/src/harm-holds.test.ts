@@ -113,7 +113,7 @@ async function launch(user: User): Promise<string> {
     res = await agent.get(next.pathname + next.search);
   }
   expect(res.text).toContain('Allow access?');
-  const offered = [...res.text.matchAll(/name="scope" value="([^"]+)"/g)].map((m) => m[1]!.replace(/&#42;/g, '*'));
+  const offered = [...res.text.matchAll(/name="scope" value="([^"]+)" checked/g)].map((m) => m[1]!.replace(/&#42;/g, '*'));
   res = await agent.post(`${consentPath}/consent`).type('form').send(offered.map((s) => `scope=${encodeURIComponent(s)}`).join('&') + '&decision=allow');
   while (res.status === 303 && !String(res.headers['location']).startsWith(REDIRECT)) {
     const next = new URL(res.headers['location'] as string, 'http://localhost:8080');

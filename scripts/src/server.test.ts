@@ -150,6 +150,8 @@ interface AuthorizeOptions {
   challenge?: string | null;
   method?: string;
   untick?: string[];
+  /** Boxes to tick that the screen offers unticked (category scopes), or forged values. */
+  tick?: string[];
   pick?: 'kid' | 'mom' | 'teen';
   /** Who signs in (default Maria, the parent). */
   user?: { username: string; password: string; secret: string };
@@ -206,8 +208,8 @@ async function authorize(agent: TestAgent, clientId: string, o: AuthorizeOptions
     res = await agent.post(`${consentPath}/select`).type('form').send({ subject });
   }
   expect(res.text).toContain('Allow access?');
-  const offered = [...res.text.matchAll(/name="scope" value="([^"]+)"/g)].map((m) => m[1]!.replace(/&#42;/g, '*'));
-  const keep = offered.filter((s) => !(o.untick ?? []).includes(s));
+  const offered = [...res.text.matchAll(/name="scope" value="([^"]+)" checked/g)].map((m) => m[1]!.replace(/&#42;/g, '*'));
+  const keep = [...offered.filter((s) => !(o.untick ?? []).includes(s)), ...(o.tick ?? [])];
   res = await agent.post(`${consentPath}/consent`).type('form').send(keep.map((s) => `scope=${encodeURIComponent(s)}`).join('&') + '&decision=allow');
   while (res.status === 303 && !String(res.headers['location']).startsWith(REDIRECT)) {
     const next = new URL(res.headers['location'] as string, 'http://localhost:8080');
@@ -296,6 +298,60 @@ describe('consent narrows, refresh cannot widen, revocation is immediate', () =>
     const wanted = types.map((t) => `patient/${t}.rs`);
     const tokens = await launch({ pick: 'mom', scope: `launch/patient openid fhirUser offline_access ${wanted.join(' ')}` });
     expect(String(tokens['scope']).split(' ')).toEqual(expect.arrayContaining([...wanted, 'offline_access']));
+  });
+
+  test('granular selection: the consent screen offers category scopes for Condition and Observation; choosing them grants only them', async () => {
+    const agent = request.agent(app);
+    const clientId = await register(agent);
+    const { challenge, verifier } = pkce();
+    const scope = 'launch/patient openid fhirUser offline_access patient/Condition.rs patient/Observation.rs patient/Patient.rs';
+    // The screen itself: the CCG's categories, offered unticked under their resource.
+    const first = await agent.get('/auth/authorize').query({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, scope, state: 's', aud: FHIR, code_challenge: challenge, code_challenge_method: 'S256' });
+    expect(first.status).toBe(303);
+    const LAB_SCOPE = 'patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory';
+    const PROBLEMS = 'patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item';
+    const redirect = await authorize(agent, clientId, {
+      challenge,
+      scope,
+      pick: 'kid',
+      untick: ['patient/Condition.rs', 'patient/Observation.rs'],
+      // Two categories, and a forged scope the app never asked for (ignored).
+      tick: [LAB_SCOPE, PROBLEMS, 'patient/Encounter.rs', 'patient/*.rs'],
+    });
+    const token = await agent.post('/auth/token').type('form').send({ grant_type: 'authorization_code', code: redirect.searchParams.get('code'), redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+    expect(token.status).toBe(200);
+    const granted = String(token.body.scope).split(' ');
+    expect(granted).toEqual(expect.arrayContaining([LAB_SCOPE, PROBLEMS, 'patient/Patient.rs', 'offline_access']));
+    expect(granted).not.toContain('patient/Condition.rs');
+    expect(granted).not.toContain('patient/Observation.rs');
+    expect(granted).not.toContain('patient/Encounter.rs');
+    expect(granted).not.toContain('patient/*.rs');
+    const get = (path: string) => request(app).get(`/fhir/${path}`).set('Authorization', `Bearer ${token.body.access_token}`);
+    // Laboratory results only (the child's vital signs are not shared), and problem-list conditions only.
+    expect(ids((await get('Observation?patient=kid')).body)).toEqual(['Observation/kid-hgb-final']);
+    expect((await get('Observation/kid-bp')).status).toBe(404);
+    // kid-asthma carries no category: not a problem-list item.
+    expect(ids((await get('Condition?patient=kid')).body)).toEqual([]);
+    expect((await get('Encounter?patient=kid')).status).toBe(403);
+  });
+
+  test('granular selection: the screen lists the CCG categories as unticked choices', async () => {
+    const agent = request.agent(app);
+    const clientId = await register(agent);
+    const { challenge } = pkce();
+    let res = await agent.get('/auth/authorize').query({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, scope: 'launch/patient openid patient/Condition.rs patient/Observation.read', state: 's', aud: FHIR, code_challenge: challenge, code_challenge_method: 'S256' });
+    const interaction = new URL(res.headers['location'] as string, 'http://localhost:8080').pathname;
+    await agent.get(interaction);
+    await agent.post(`${interaction}/login`).type('form').send({ username: MARIA.username, password: MARIA.password });
+    clock = new Date(clock.getTime() + 60_000);
+    res = await agent.post(`${interaction}/mfa`).type('form').send({ code: totpAt(MARIA.secret, now()) });
+    while (res.status === 303) res = await agent.get(new URL(res.headers['location'] as string, 'http://localhost:8080').pathname);
+    if (res.text.includes('Whose record?')) res = await agent.post(`${new URL(res.request.url).pathname.replace(/\/$/, '')}/select`).type('form').send({ subject: 'self:mom' });
+    expect(res.text).toContain('Allow access?');
+    const unticked = [...res.text.matchAll(/name="scope" value="([^"]+)">/g)].map((m) => m[1]!.split('|').pop());
+    expect(unticked.sort()).toEqual(['clinical-test', 'encounter-diagnosis', 'health-concern', 'laboratory', 'problem-list-item', 'sdoh', 'social-history', 'survey', 'vital-signs']);
+    // v1 .read offers v2 category scopes with the same read and search rights.
+    expect(res.text).toContain('value="patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"');
   });
 
   test('authorize-post on plain http: a form POST is answered 303 to the same request as a GET, which then completes; other bodies are refused', async () => {
@@ -902,8 +958,9 @@ describe('rate limits and the access log (RL-1, AUD-1)', () => {
     await request(app).post('/auth/interaction/none/login').type('form').send({ username: 'maria', password: 'wrong' });
     await accessLog.flush();
     const rows = (await tdb.db('access_log').where({ patient_id: 'kid' }).orderBy('seq')) as Record<string, unknown>[];
-    const search = rows.find((r) => r['action'] === 'search');
-    expect(search).toMatchObject({ outcome: 'success', resource_type: 'Observation', actor_kind: 'proxy', client_id: expect.any(String) });
+    const clientId = String(decodeJwt(tokens['access_token']!)['client_id']);
+    const search = rows.find((r) => r['action'] === 'search' && r['client_id'] === clientId);
+    expect(search).toMatchObject({ outcome: 'success', resource_type: 'Observation', actor_kind: 'proxy', client_id: clientId });
     expect(JSON.stringify(search)).toContain('Observation/kid-hgb-final');
     // Parameter names, never their values.
     expect(JSON.stringify(search)).not.toContain('laboratory');

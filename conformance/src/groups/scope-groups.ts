@@ -112,7 +112,8 @@ export function limitedAccessGroup(suite: Suite, holder: LaunchHolder): GroupDef
           ...(account.patientId ? { patientId: account.patientId } : {}),
           keep: (scope) => {
             const s = parseClinicalScope(scope);
-            return !s || expected.has(s.type);
+            // Whole resource types only: the category scopes offered alongside stay unticked.
+            return !s || (expected.has(s.type) && !isGranular(s));
           },
         });
         const unticked = holder.launch.authorize.offeredScopes.length - holder.launch.authorize.keptScopes.length;

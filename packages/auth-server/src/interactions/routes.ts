@@ -19,6 +19,7 @@ import {
 } from '@patient-access/consent';
 import { checkLaunch, consumeLaunch, type LaunchProblem } from '../launch/launch-store.js';
 import { proxyAllowed } from '../smart/proxy-age.js';
+import { grantedScopes, subScopesOf } from './granular-scopes.js';
 import { describeScope } from './scope-descriptions.js';
 import { codeStep, logAuthEvent, passwordStep, stepMessage, stepStatus, type SignInDeps } from './sign-in.js';
 import { consentPage, loginPage, mfaPage, pickerPage, type PickerOption } from './views.js';
@@ -162,8 +163,14 @@ export function interactionRouter(deps: InteractionDeps): Router {
     // Read repeated fields from the raw form: the parser folds more than 20 repeats into an object.
     const ticked = new Set(new URLSearchParams(String((ctx.request as { rawBody?: string }).rawBody ?? '')).getAll('scope'));
     const optional = (s: string) => isResourceScope(s) || s === 'offline_access';
-    const granted = requested.filter((s) => !optional(s) || ticked.has(s));
+    // Requested scopes, or the category scopes the person chose instead (granular selection).
+    const granted = grantedScopes(requested, ticked, optional);
     const rejected = requested.filter((s) => !granted.includes(s));
+    if (granted.some((s) => !requested.includes(s))) {
+      // The authorization resumes with these scopes: the code and its tokens carry what was chosen.
+      interaction.params['scope'] = granted.join(' ');
+      await interaction.save(Math.max(1, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000)));
+    }
     const clientId = String(params['client_id']);
 
     if (subject.launchId && !(await consumeLaunch(db, subject.launchId, now()))) {
@@ -266,7 +273,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
         },
         patientName: names.get(subject.patientId)?.name ?? 'the selected patient',
         ...(subject.delegationId ? { actingAs: subject.basis === 'poa' ? 'power of attorney' : String(subject.basis) } : {}),
-        resourceScopes: requested.filter(isResourceScope).map((scope) => ({ scope, description: describeScope(scope) })),
+        resourceScopes: requested.filter(isResourceScope).map((scope) => ({ scope, description: describeScope(scope), subScopes: subScopesOf(scope) })),
         offlineAccess: fixed.includes('offline_access'),
         identity: [
           ...(fixed.includes('openid') || fixed.includes('fhirUser') ? ['who you are'] : []),

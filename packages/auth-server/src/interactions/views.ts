@@ -97,7 +97,8 @@ export interface ConsentModel {
   patientName: string;
   actingAs?: string;
   /** Resource scopes the person may untick. */
-  resourceScopes: { scope: string; description: string }[];
+  /** With the category scopes the person may choose instead (granular selection). */
+  resourceScopes: { scope: string; description: string; subScopes?: { scope: string; label: string }[] }[];
   offlineAccess: boolean;
   identity: string[];
 }
@@ -109,10 +110,14 @@ export function consentPage(m: ConsentModel): string {
     m.client.tosUri && `<a href="${escapeHtml(m.client.tosUri)}">terms of service</a>`,
   ].filter(Boolean);
   const boxes = m.resourceScopes
-    .map(
-      (s) =>
-        `<label><input type="checkbox" name="scope" value="${escapeHtml(s.scope)}" checked> <span>${escapeHtml(s.description)} <span class="note">(${escapeHtml(s.scope)})</span></span></label>`,
-    )
+    .map((s) => {
+      const whole = `<label><input type="checkbox" name="scope" value="${escapeHtml(s.scope)}" checked> <span>${escapeHtml(s.description)} <span class="note">(${escapeHtml(s.scope)})</span></span></label>`;
+      if (!s.subScopes?.length) return whole;
+      const parts = s.subScopes
+        .map((x) => `<label><input type="checkbox" name="scope" value="${escapeHtml(x.scope)}"> <span>${escapeHtml(x.label)}</span></label>`)
+        .join('\n');
+      return `${whole}\n<fieldset class="granular"><legend>Or share only some of it (untick the line above)</legend>\n${parts}\n</fieldset>`;
+    })
     .join('\n');
   return page(
     'Allow access?',
