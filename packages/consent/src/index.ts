@@ -10,6 +10,7 @@ export { requestContext } from './observability/request-context.js';
 export { createAccount, countAccounts, AccountExistsError, type Account, type NewAccount } from './accounts/account-store.js';
 export { type NewDelegation, type DelegationBasis, type DelegationStatus } from './delegations/delegation-store.js';
 export * from './scopes/index.js';
+export * from './delegations/delegation-suspensions.js';
 export { createDelegation, delegationsForPatient, delegationsHeldBy, delegationsInForce, endDelegation, findDelegation, openDelegation, type Delegation } from './delegations/delegation-store.js';
 export { findAccountById, findAccountByUsername, verifyPasswordLogin, verifyTotpLogin, DEFAULT_LOCKOUT, type LockoutPolicy, type LoginResult, type LoginFailure } from './accounts/login.js';
 export * from './grants/grant-store.js';

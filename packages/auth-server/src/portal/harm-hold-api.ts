@@ -176,7 +176,7 @@ export function harmHoldRouter(deps: HarmHoldApiDeps): Router {
     const { patientId, self } = await concerns(account, body['patientId'] === undefined ? undefined : String(body['patientId']));
     const existing = await getHarmHold(db, patientId, ctx.params['id']!);
     if (!existing || !appliesTo(existing, self)) throw new ApiError(404, 'HOLD_NOT_FOUND', 'No such harm hold on a record you can see');
-    const hold = await requestHarmHoldReview(db, { patientId, holdId: existing.id, requestedBy: account.id, at: now() });
+    const hold = await requestHarmHoldReview(db, { patientId, holdId: existing.id, requestedBy: account.id, requester: self ? 'patient' : 'proxy', at: now() });
     log.info({ event: 'harm-hold.review-requested.v1', holdId: hold.id, requestedBy: account.id }, 'harm hold review requested');
     ctx.body = patientHoldView(hold);
   });

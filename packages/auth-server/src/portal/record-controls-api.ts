@@ -3,6 +3,7 @@
  * origin's root next to the delegation API (same portal session cookie):
  *   /v1/portal/restrictions, /v1/staff/restrictions   (IB-1)           restrictions-api.ts
  *   /v1/portal/harm-holds, /v1/staff/harm-holds       (REL-2/3, PRX-5) harm-hold-api.ts
+ *   /v1/portal/delegation-suspensions, /v1/staff/delegation-suspensions, /v1/staff/delegations (PRX-5) suspension-api.ts
  * `prefixes` are the paths to route to `app` (mount them before the /v1/portal catch-all).
  */
 import Koa from 'koa';
@@ -13,6 +14,7 @@ import { jsonErrors } from './api-support.js';
 import { harmHoldRouter } from './harm-hold-api.js';
 import { portalCookies } from './portal-session.js';
 import { restrictionsRouter } from './restrictions-api.js';
+import { suspensionRouter } from './suspension-api.js';
 
 export interface RecordControlApiDeps {
   config: AppConfig;
@@ -35,9 +37,9 @@ export async function recordControlApis(deps: RecordControlApiDeps): Promise<Rec
   const shared = { db: deps.db, log: deps.log, now, cookies, ...(deps.describePatients ? { describePatients: deps.describePatients } : {}) };
   const app = new Koa({ proxy: true });
   app.use(jsonErrors);
-  for (const router of [restrictionsRouter(shared), harmHoldRouter(shared)]) {
+  for (const router of [restrictionsRouter(shared), harmHoldRouter(shared), suspensionRouter(shared)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
-  return { prefixes: ['/v1/portal/restrictions', '/v1/portal/harm-holds', '/v1/staff'], app };
+  return { prefixes: ['/v1/portal/restrictions', '/v1/portal/harm-holds', '/v1/portal/delegation-suspensions', '/v1/staff'], app };
 }

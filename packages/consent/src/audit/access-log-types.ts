@@ -8,6 +8,19 @@ import type { ReasonCode } from '../policy/decide.js';
 export const ACTOR_KINDS = ['patient', 'proxy', 'app', 'staff', 'system'] as const;
 export type ActorKind = (typeof ACTOR_KINDS)[number];
 
+/** Holds placed, reviewed and lifted; delegations suspended and reinstated: not accesses, so not in the patient's AuditEvent view. */
+export const POLICY_ACTIONS = [
+  'hold.place',
+  'hold.review-request',
+  'hold.review',
+  'hold.lift',
+  'delegation.suspend',
+  'delegation.review-request',
+  'delegation.review',
+  'delegation.reinstate',
+] as const;
+export type PolicyAction = (typeof POLICY_ACTIONS)[number];
+
 export const ACCESS_LOG_ACTIONS = [
   'read',
   'search',
@@ -23,6 +36,8 @@ export const ACCESS_LOG_ACTIONS = [
   'denied',
   // The purge records itself in the '' chain (AUD-4: each purge is logged).
   'audit.purge',
+  // Changes to what a record shares, in the same transaction as the change (REL-2…6, PRX-5).
+  ...POLICY_ACTIONS,
 ] as const;
 export type AccessLogAction = (typeof ACCESS_LOG_ACTIONS)[number];
 

@@ -9,7 +9,9 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import { accessLogRecordFromRow, type AccessLogRow } from './access-log.js';
-import type { AccessLogAction, AccessLogRecord } from './access-log-types.js';
+import { POLICY_ACTIONS, type AccessLogAction, type AccessLogRecord } from './access-log-types.js';
+
+const POLICY: ReadonlySet<string> = new Set(POLICY_ACTIONS);
 
 export const ACCESS_LOG_ACTION_SYSTEM = 'urn:patient-access:access-log-action';
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
@@ -91,6 +93,15 @@ function eventType(action: AccessLogAction): { type: Coding; interaction?: Codin
     case 'registration':
     case 'audit.purge':
       return { type: { system: DCM, code: '110100', display: 'Application Activity' }, action: 'E' };
+    case 'hold.place':
+    case 'hold.review-request':
+    case 'hold.review':
+    case 'hold.lift':
+    case 'delegation.suspend':
+    case 'delegation.review-request':
+    case 'delegation.review':
+    case 'delegation.reinstate':
+      return { type: { system: DCM, code: '110136', display: 'Security Roles Changed' }, action: 'U' };
   }
 }
 
@@ -108,6 +119,14 @@ const ACTION_DISPLAY: Readonly<Record<AccessLogAction, string>> = {
   registration: 'App registered',
   denied: 'Request refused',
   'audit.purge': 'Old log entries removed',
+  'hold.place': 'Release hold placed',
+  'hold.review-request': 'Review of a hold requested',
+  'hold.review': 'Hold reviewed',
+  'hold.lift': 'Release hold lifted',
+  'delegation.suspend': 'Proxy access suspended',
+  'delegation.review-request': 'Review of a suspension requested',
+  'delegation.review': 'Suspension reviewed',
+  'delegation.reinstate': 'Proxy access reinstated',
 };
 
 function actorAgent(r: AccessLogRecord, staffIdentity: 'hidden' | 'shown'): AuditEventAgent | undefined {
@@ -210,6 +229,8 @@ export async function auditEventsFor(db: Knex, patientId: string, options: Audit
     const rows = ((await q) as AccessLogRow[]).map(accessLogRecordFromRow);
     for (const r of rows.slice(0, count)) {
       before = r.seq;
+      // Holds and suspensions are told through their own endpoints, with what each viewer may know; the rows are for compliance.
+      if (POLICY.has(r.action)) continue;
       if (options.includeEntry && !options.includeEntry(r)) continue;
       picked.push(r);
       if (picked.length === count) break;

@@ -17,3 +17,4 @@ export * from './access-log-purge.js';
 export * from './access-log-writer.js';
 export * from './audit-events.js';
 export * from './information-blocking-report.js';
+export * from './policy-audit.js';

@@ -97,7 +97,8 @@ export async function endDelegation(
   return db.transaction(async (trx) => {
     const n = await trx('proxy_delegation')
       .where({ patient_id: patientId, id })
-      .whereIn('status', ['requested', 'verified', 'active'])
+      // PRX-6: the patient can end a suspended delegation too; a suspension applies to an open one only.
+      .whereIn('status', status === 'suspended' ? ['requested', 'verified', 'active'] : ['requested', 'verified', 'active', 'suspended'])
       .update({ status, status_reason: reason, updated_at: at });
     if (n === 0) return false;
     await trx('app_grant')

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { auditPolicyChange } from '../audit/policy-audit.js';
 import { HOUR_MS, HoldValidationError, checkPatientAndResources, isInstant, nonEmpty, rejectUnknownFields, toDate, toDateOrNull, type ResourceKey } from './errors.js';
 import { insertHoldItems, listHoldItems, releaseItemsOfSource } from './hold-items.js';
 
@@ -51,7 +52,7 @@ export function validateDataQualityHold(input: NewDataQualityHold): { resources:
   if (!(DATA_QUALITY_PROBLEMS as readonly string[]).includes(input.problem))
     throw new HoldValidationError('invalid-input', 'REL-4', `problem must be one of ${DATA_QUALITY_PROBLEMS.join(', ')}`);
   if (!nonEmpty(input.reason)) throw new HoldValidationError('reason-required', 'REL-4', 'a data-quality hold needs a reason');
-  if (!nonEmpty(input.placedBy)) throw new HoldValidationError('invalid-input', 'REL-4', 'placedBy is required');
+  if (!STAFF_ID.test(input.placedBy ?? '')) throw new HoldValidationError('invalid-input', 'REL-4', 'placedBy must identify the staff member (1-256 printable characters, no spaces)'); // AUD-1: the access log names them
   if (!isInstant(input.at)) throw new HoldValidationError('invalid-input', 'REL-4', 'at must be a valid instant');
   const expiresAt = input.expiresAt ?? new Date(input.at.getTime() + DATA_QUALITY_DEFAULT_HOURS * HOUR_MS);
   if (!isInstant(expiresAt) || expiresAt.getTime() <= input.at.getTime()) throw new HoldValidationError('invalid-window', 'REL-4', 'expiresAt must be after the hold is placed');
@@ -74,6 +75,8 @@ interface Row {
   lift_reason: string | null;
 }
 
+const STAFF_ID = /^[\x21-\x7e]{1,256}$/;
+
 export async function placeDataQualityHold(db: Knex, input: NewDataQualityHold): Promise<DataQualityHold> {
   const { resources, expiresAt } = validateDataQualityHold(input);
   const id = randomUUID();
@@ -89,6 +92,7 @@ export async function placeDataQualityHold(db: Knex, input: NewDataQualityHold):
       expires_at: expiresAt,
     });
     await insertHoldItems(trx, input.patientId, resources.map((r) => ({ ...r, kind: 'data-quality' as const, sourceId: id, heldFrom: input.at, releaseAt: expiresAt })));
+    await auditPolicyChange(trx, { patientId: input.patientId, action: 'hold.place', actor: { kind: 'staff', id: input.placedBy }, at: input.at, exception: 'preventing_harm', detail: { holdId: id, kind: 'data-quality', problem: input.problem, resources: resources.length } });
   });
   return (await getDataQualityHold(db, input.patientId, id))!;
 }
@@ -118,7 +122,7 @@ export async function liftDataQualityHold(
   db: Knex,
   input: { patientId: string; holdId: string; liftedBy: string; reason: 'fixed' | 'not-an-error'; at: Date },
 ): Promise<DataQualityHold> {
-  if (!nonEmpty(input.liftedBy)) throw new HoldValidationError('invalid-input', 'REL-4', 'liftedBy is required');
+  if (!STAFF_ID.test(input.liftedBy ?? '')) throw new HoldValidationError('invalid-input', 'REL-4', 'liftedBy must identify the staff member (1-256 printable characters, no spaces)');
   if (input.reason !== 'fixed' && input.reason !== 'not-an-error') throw new HoldValidationError('reason-required', 'REL-4', 'reason must be fixed or not-an-error');
   await db.transaction(async (trx) => {
     const row = (await trx<Row>('data_quality_hold').where({ patient_id: input.patientId, id: input.holdId }).forUpdate().first()) as Row | undefined;
@@ -128,6 +132,7 @@ export async function liftDataQualityHold(
       .where({ patient_id: input.patientId, id: input.holdId })
       .update({ status: 'lifted', lifted_at: input.at, lifted_by: input.liftedBy, lift_reason: input.reason });
     await releaseItemsOfSource(trx, input.patientId, 'data-quality', input.holdId, input.at, input.liftedBy, input.reason === 'fixed' ? 'fixed' : 'lifted');
+    await auditPolicyChange(trx, { patientId: input.patientId, action: 'hold.lift', actor: { kind: 'staff', id: input.liftedBy }, at: input.at, exception: 'preventing_harm', detail: { holdId: input.holdId, kind: 'data-quality', reason: input.reason } });
   });
   return (await getDataQualityHold(db, input.patientId, input.holdId))!;
 }

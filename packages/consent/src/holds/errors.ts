@@ -113,3 +113,27 @@ export function toDateOrNull(v: unknown): Date | null {
 }
 
 export const HOUR_MS = 3_600_000;
+
+/** The review columns a determination with REL-3's review path carries (harm holds, proxy suspensions). */
+export interface ReviewedRow {
+  decided_by: string;
+  review_requested_at: Date | string | null;
+  review_outcome: 'upheld' | 'lifted' | null;
+}
+
+/** A review may be asked for once, while the determination is in force (REL-3). Returns false when already asked (idempotent). */
+export function checkReviewRequest(row: ReviewedRow, inForce: boolean, what: string): boolean {
+  if (row.review_outcome !== null) throw new HoldValidationError('review-already-decided', 'REL-3', 'this determination has already been reviewed');
+  if (!inForce) throw new HoldValidationError('hold-not-active', 'REL-3', `the ${what} is no longer in force`);
+  return row.review_requested_at === null;
+}
+
+/** REL-3: the review is decided once, after it was asked for, by a clinician who did not make the determination. */
+export function checkReviewDecision(row: ReviewedRow, reviewerId: string, outcome: unknown, inForce: boolean, what: string): void {
+  if (!isPractitioner(reviewerId)) throw new HoldValidationError('practitioner-required', 'REL-3', 'the reviewer must be a practitioner (Practitioner/<id>)');
+  if (outcome !== 'upheld' && outcome !== 'lifted') throw new HoldValidationError('invalid-input', 'REL-3', 'outcome must be upheld or lifted');
+  if (row.decided_by === reviewerId) throw new HoldValidationError('reviewer-conflict', 'REL-3', 'the reviewer must not be the clinician who made the determination');
+  if (row.review_outcome !== null) throw new HoldValidationError('review-already-decided', 'REL-3', 'this determination has already been reviewed');
+  if (row.review_requested_at === null) throw new HoldValidationError('review-not-requested', 'REL-3', `no review has been requested for this ${what}`);
+  if (!inForce) throw new HoldValidationError('hold-not-active', 'REL-3', `the ${what} is no longer in force`);
+}

@@ -10,6 +10,8 @@ import { HARM_TYPES, type HarmType } from '../policy/access-plan.js';
 import {
   HoldValidationError,
   checkPatientAndResources,
+  checkReviewDecision,
+  checkReviewRequest,
   isInstant,
   isPractitioner,
   nonEmpty,
@@ -18,6 +20,7 @@ import {
   toDateOrNull,
   type ResourceKey,
 } from './errors.js';
+import { auditPolicyChange, clinicianActor } from '../audit/policy-audit.js';
 import { insertHoldItems, listHoldItems, releaseItemsOfSource } from './hold-items.js';
 
 export interface NewHarmHold {
@@ -156,6 +159,14 @@ export async function placeHarmHold(db: Knex, input: NewHarmHold): Promise<HarmH
       input.patientId,
       resources.map((r) => ({ ...r, kind: 'harm' as const, sourceId: id, harmType: input.harmType, heldFrom: input.at, releaseAt: input.expiresAt })),
     );
+    await auditPolicyChange(trx, {
+      patientId: input.patientId,
+      action: 'hold.place',
+      actor: clinicianActor(input.decidedBy),
+      at: input.at,
+      exception: 'preventing_harm',
+      detail: { holdId: id, kind: 'harm', harmType: input.harmType, resources: resources.length },
+    });
   });
   return (await getHarmHold(db, input.patientId, id))!;
 }
@@ -178,14 +189,13 @@ function isInForce(row: HarmHoldRow, at: Date): boolean {
 }
 
 /** The patient (or their representative) asks for review by another clinician (REL-3). Idempotent while pending. */
-export async function requestHarmHoldReview(db: Knex, input: { patientId: string; holdId: string; requestedBy: string; at: Date }): Promise<HarmHold> {
+export async function requestHarmHoldReview(db: Knex, input: { patientId: string; holdId: string; requestedBy: string; requester?: 'patient' | 'proxy'; at: Date }): Promise<HarmHold> {
   if (!nonEmpty(input.requestedBy)) throw new HoldValidationError('invalid-input', 'REL-3', 'requestedBy is required');
   await db.transaction(async (trx) => {
     const row = await lockHold(trx, input.patientId, input.holdId);
-    if (row.review_outcome !== null) throw new HoldValidationError('review-already-decided', 'REL-3', 'this determination has already been reviewed');
-    if (!isInForce(row, input.at)) throw new HoldValidationError('hold-not-active', 'REL-3', 'the hold is no longer in force');
-    if (row.review_requested_at !== null) return;
+    if (!checkReviewRequest(row, isInForce(row, input.at), 'hold')) return;
     await trx('harm_hold').where({ patient_id: input.patientId, id: input.holdId }).update({ review_requested_at: input.at, review_requested_by: input.requestedBy });
+    await auditPolicyChange(trx, { patientId: input.patientId, action: 'hold.review-request', actor: { kind: input.requester ?? 'patient', id: input.requestedBy }, at: input.at, exception: 'preventing_harm', detail: { holdId: input.holdId, kind: 'harm' } });
   });
   return (await getHarmHold(db, input.patientId, input.holdId))!;
 }
@@ -198,17 +208,13 @@ export async function decideHarmHoldReview(
   db: Knex,
   input: { patientId: string; holdId: string; reviewerId: string; outcome: 'upheld' | 'lifted'; note?: string; at: Date },
 ): Promise<HarmHold> {
-  if (!isPractitioner(input.reviewerId)) throw new HoldValidationError('practitioner-required', 'REL-3', 'the reviewer must be a practitioner (Practitioner/<id>)');
-  if (input.outcome !== 'upheld' && input.outcome !== 'lifted') throw new HoldValidationError('invalid-input', 'REL-3', 'outcome must be upheld or lifted');
   await db.transaction(async (trx) => {
     const row = await lockHold(trx, input.patientId, input.holdId);
-    if (row.decided_by === input.reviewerId) throw new HoldValidationError('reviewer-conflict', 'REL-3', 'the reviewer must not be the clinician who made the determination'); // REL-3
-    if (row.review_outcome !== null) throw new HoldValidationError('review-already-decided', 'REL-3', 'this determination has already been reviewed');
-    if (row.review_requested_at === null) throw new HoldValidationError('review-not-requested', 'REL-3', 'no review has been requested for this hold');
-    if (!isInForce(row, input.at)) throw new HoldValidationError('hold-not-active', 'REL-3', 'the hold is no longer in force');
+    checkReviewDecision(row, input.reviewerId, input.outcome, isInForce(row, input.at), 'hold'); // REL-3
     const update: Record<string, unknown> = { reviewer_id: input.reviewerId, reviewed_at: input.at, review_outcome: input.outcome, review_note: input.note ?? null };
     if (input.outcome === 'lifted') Object.assign(update, { status: 'lifted', lifted_at: input.at, lifted_by: input.reviewerId, lift_reason: 'review' });
     await trx('harm_hold').where({ patient_id: input.patientId, id: input.holdId }).update(update);
+    await auditPolicyChange(trx, { patientId: input.patientId, action: 'hold.review', actor: clinicianActor(input.reviewerId), at: input.at, exception: 'preventing_harm', detail: { holdId: input.holdId, kind: 'harm', outcome: input.outcome } });
     if (input.outcome === 'lifted') await releaseItemsOfSource(trx, input.patientId, 'harm', input.holdId, input.at, input.reviewerId, 'review-lifted'); // REL-3: a lifted hold releases at once
   });
   return (await getHarmHold(db, input.patientId, input.holdId))!;
@@ -225,6 +231,7 @@ export async function liftHarmHold(db: Knex, input: { patientId: string; holdId:
       .where({ patient_id: input.patientId, id: input.holdId })
       .update({ status: 'lifted', lifted_at: input.at, lifted_by: input.liftedBy, lift_reason: input.reason.trim() });
     await releaseItemsOfSource(trx, input.patientId, 'harm', input.holdId, input.at, input.liftedBy, 'lifted');
+    await auditPolicyChange(trx, { patientId: input.patientId, action: 'hold.lift', actor: clinicianActor(input.liftedBy), at: input.at, exception: 'preventing_harm', detail: { holdId: input.holdId, kind: 'harm' } });
   });
   return (await getHarmHold(db, input.patientId, input.holdId))!;
 }

@@ -5,5 +5,6 @@ import { createReleaseHolds } from './202611230002_create_release_holds.js';
 import { createAccessLog } from './202611230003_create_access_log.js';
 import { createAccountEnrollment } from './202611230004_create_account_enrollment.js';
 import { createPatientRestrictions } from './202611240001_create_patient_restrictions.js';
+import { createDelegationSuspensions } from './202611250001_create_delegation_suspensions.js';
 
-export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions];
+export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions];
