@@ -1,12 +1,13 @@
 /**
- * `npm run admin -- <command>`: accounts for imported records, client registration and signing
- * key rotation. Run `npm run admin -- help` for the list.
+ * `npm run admin -- <command>`: accounts for imported records, client registration, signing
+ * key rotation, and holds on results and state-law rules. Run `npm run admin -- help` for the list.
  */
 import { parseArgs } from 'node:util';
 import { rotateSigningKey } from '@patient-access/auth-server';
-import type { DelegationBasis } from '@patient-access/consent';
+import { HoldValidationError, type DelegationBasis } from '@patient-access/consent';
 import { AdminError, createAccountFor, disableAccount, listAccounts, type AccountSubject } from './admin/accounts.js';
 import { registerClient } from './admin/clients.js';
+import { holdsCommand, rulesCommand } from './admin/holds.js';
 import { cliLogger, configOrExit, openMigrated } from './runtime.js';
 
 const HELP = `Usage: npm run admin -- <command> [options]
@@ -20,7 +21,22 @@ const HELP = `Usage: npm run admin -- <command> [options]
   clients register --name <n> --redirect-uri <uri> [--redirect-uri …] [--launch-uri <uri>] [--secret | --jwks-file <public jwks.json>]
   clients register --backend --name <n> --jwks-file <public jwks.json>
   keys rotate [--publish-hours 24]
-      Publishes a new signing key now; it starts signing after --publish-hours; the old key stays published until its tokens expire.`;
+      Publishes a new signing key now; it starts signing after --publish-hours; the old key stays published until its tokens expire.
+
+  Holds on results (each change is validated against its rule and written to the record's access log):
+  holds list --patient <id>
+  holds place --patient <id> --resource Type/id [--resource …] --problem misidentified|mismatched_patient|corrupt|erroneous
+              --reason <text> --by <staff id> [--days 7]          a data-quality hold (REL-4; at most 30 days)
+  holds lift <hold id> --patient <id> --kind data-quality --reason fixed|not-an-error --by <staff id>
+  holds lift <hold id> --patient <id> --kind harm --reason <text> --by Practitioner/<id>
+  holds release --patient <id> --resource Type/id --event clinician-released|discussed --by Practitioner/<id>
+      Ends the patient's "until my clinician releases it" delays (REL-5) and, once discussed, state-law holds (REL-6).
+  rules list
+  rules create --file <rule.json> --by <staff id>     a state-law rule (REL-6), created disabled:
+      { jurisdiction: "US-CA", description, codes: [{system, code}], condition: until_discussed|max_duration,
+        maxDurationHours, citation, effectiveFrom, expiresAt }
+  rules enable <rule id> --by <staff id>
+  rules disable <rule id> --by <staff id>             releases at once everything the rule holds`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -41,6 +57,14 @@ const { values, positionals } = parseArgs({
     'jwks-file': { type: 'string' },
     backend: { type: 'boolean' },
     'publish-hours': { type: 'string' },
+    resource: { type: 'string', multiple: true },
+    problem: { type: 'string' },
+    reason: { type: 'string' },
+    by: { type: 'string' },
+    kind: { type: 'string' },
+    days: { type: 'string' },
+    event: { type: 'string' },
+    file: { type: 'string' },
   },
 });
 
@@ -87,11 +111,14 @@ try {
     if (!Number.isFinite(hours) || hours < 0) throw new AdminError('--publish-hours must be a non-negative number');
     await rotateSigningKey(db, { publishForSeconds: hours * 3600, maxTokenLifetimeSeconds: Math.max(config.auth.accessTokenTtlSeconds, 3600) });
     console.log(`New signing key published; it signs from ${new Date(Date.now() + hours * 3_600_000).toISOString()}.`);
+  } else if (group === 'holds' || group === 'rules') {
+    const lines = await (group === 'holds' ? holdsCommand : rulesCommand)(db, command, arg, values, new Date());
+    for (const line of lines) console.log(line);
   } else {
     throw new AdminError(`unknown command "${positionals.join(' ')}"\n\n${HELP}`);
   }
 } catch (err) {
-  if (!(err instanceof AdminError)) throw err;
+  if (!(err instanceof AdminError || err instanceof HoldValidationError)) throw err;
   console.error(err.message);
   process.exitCode = 1;
 } finally {

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import type { Resource } from '@medplum/fhirtypes';
-import { createAccount, createDelegation, verifyAccessLog } from '@patient-access/consent';
-import { createHttpHarness, type HttpHarness, type Launched } from './testing/http-harness.js';
+import { createDelegation, verifyAccessLog } from '@patient-access/consent';
+import { createHttpHarness, createTestAccount, type HttpHarness, type Launched, type TestUser } from './testing/http-harness.js';
 
 const DAY = 86_400_000;
 const DAD = { username: 'dad', password: 'kite flying', secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' };
@@ -44,8 +44,7 @@ beforeAll(async () => {
   h = await createHttpHarness({
     resources: RESOURCES,
     async setup(db) {
-      const account = async (u: typeof DAD, fhirUser: string, patientId?: string) =>
-        (await createAccount(db, { username: u.username, displayName: u.username, password: u.password, totpSecret: u.secret, fhirUser, ...(patientId ? { patientId } : {}) })).id;
+      const account = (u: TestUser, fhirUser: string, patientId?: string) => createTestAccount(db, u, fhirUser, patientId);
       ids['dad'] = await account(DAD, 'RelatedPerson/rp-dad');
       ids['mum'] = await account(MUM, 'RelatedPerson/rp-mum');
       ids['ana'] = await account(ANA, 'Patient/ana', 'ana');

@@ -13,6 +13,7 @@ import { authServerMigrations } from '@patient-access/auth-server';
 import {
   consentMigrations,
   createAccessLogWriter,
+  createAccount,
   createLogger,
   createRateLimits,
   createTestDatabase,
@@ -60,6 +61,11 @@ export interface HttpHarness {
   portalLogin(user: TestUser): Promise<TestAgent>;
   fhir(token: string, path: string): request.Test;
   close(): Promise<void>;
+}
+
+/** An account for a test user, linked to `fhirUser` (and to the patient's record for a patient); returns its id. */
+export async function createTestAccount(db: Database, u: TestUser, fhirUser: string, patientId?: string): Promise<string> {
+  return (await createAccount(db, { username: u.username, displayName: u.username, password: u.password, totpSecret: u.secret, fhirUser, ...(patientId ? { patientId } : {}) })).id;
 }
 
 const pkce = () => {

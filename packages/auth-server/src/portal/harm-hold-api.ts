@@ -24,7 +24,6 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import {
   decideHarmHoldReview,
-  delegationsInForce,
   getHarmHold,
   liftHarmHold,
   placeHarmHold,
@@ -36,8 +35,8 @@ import {
   type NewHarmHold,
 } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
-import { proxyAllowed } from '../smart/proxy-age.js';
 import { ApiError, dateField, jsonBody, signedInAccount, signedInPractitioner, type SessionDeps } from './api-support.js';
+import { concernedRecord } from './record-access.js';
 
 export interface HarmHoldApiDeps extends SessionDeps {
   log: Logger;
@@ -146,13 +145,9 @@ export function harmHoldRouter(deps: HarmHoldApiDeps): Router {
    * from them (life or physical safety); a representative also by substantial-harm holds (PRX-5).
    */
   const concerns = async (account: Account, patientId: string | undefined): Promise<{ patientId: string; self: boolean }> => {
-    const target = patientId ?? account.patientId ?? undefined;
-    if (target && target === account.patientId) return { patientId: target, self: true };
-    const delegation = target ? (await delegationsInForce(db, account.id, now())).find((d) => d.patientId === target) : undefined;
-    // PRX-4: a delegation the age rules have closed (e.g. the child is now an adult) opens nothing here either.
-    const birthDate = delegation && deps.describePatients ? (await deps.describePatients([delegation.patientId])).get(delegation.patientId)?.birthDate : undefined;
-    if (target && delegation && proxyAllowed(delegation, birthDate, now())) return { patientId: target, self: false };
-    throw new ApiError(404, 'HOLD_NOT_FOUND', 'No such harm hold on a record you can see');
+    const record = await concernedRecord(deps, account, patientId);
+    if (!record) throw new ApiError(404, 'HOLD_NOT_FOUND', 'No such harm hold on a record you can see');
+    return record;
   };
   const appliesTo = (h: HarmHold, self: boolean) => !self || h.harmType === 'life_or_physical_safety';
 

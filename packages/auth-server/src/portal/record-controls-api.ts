@@ -4,6 +4,8 @@
  *   /v1/portal/restrictions, /v1/staff/restrictions   (IB-1)           restrictions-api.ts
  *   /v1/portal/harm-holds, /v1/staff/harm-holds       (REL-2/3, PRX-5) harm-hold-api.ts
  *   /v1/portal/delegation-suspensions, /v1/staff/delegation-suspensions, /v1/staff/delegations (PRX-5) suspension-api.ts
+ *   /v1/portal/result-delays                          (REL-5)          result-delay-api.ts
+ *   /v1/staff/data-quality-holds, /v1/staff/result-releases (REL-4/5/6) data-quality-hold-api.ts
  * `prefixes` are the paths to route to `app` (mount them before the /v1/portal catch-all).
  */
 import Koa from 'koa';
@@ -11,9 +13,11 @@ import type { AppConfig, Database, Logger } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
 import { serverSecret } from '../oidc/signing-keys.js';
 import { jsonErrors } from './api-support.js';
+import { dataQualityHoldRouter } from './data-quality-hold-api.js';
 import { harmHoldRouter } from './harm-hold-api.js';
 import { portalCookies } from './portal-session.js';
 import { restrictionsRouter } from './restrictions-api.js';
+import { resultDelayRouter } from './result-delay-api.js';
 import { suspensionRouter } from './suspension-api.js';
 
 export interface RecordControlApiDeps {
@@ -37,9 +41,9 @@ export async function recordControlApis(deps: RecordControlApiDeps): Promise<Rec
   const shared = { db: deps.db, log: deps.log, now, cookies, ...(deps.describePatients ? { describePatients: deps.describePatients } : {}) };
   const app = new Koa({ proxy: true });
   app.use(jsonErrors);
-  for (const router of [restrictionsRouter(shared), harmHoldRouter(shared), suspensionRouter(shared)]) {
+  for (const router of [restrictionsRouter(shared), harmHoldRouter(shared), suspensionRouter(shared), resultDelayRouter(shared), dataQualityHoldRouter(shared)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
-  return { prefixes: ['/v1/portal/restrictions', '/v1/portal/harm-holds', '/v1/portal/delegation-suspensions', '/v1/staff'], app };
+  return { prefixes: ['/v1/portal/restrictions', '/v1/portal/harm-holds', '/v1/portal/delegation-suspensions', '/v1/portal/result-delays', '/v1/staff'], app };
 }

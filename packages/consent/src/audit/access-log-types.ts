@@ -8,7 +8,7 @@ import type { ReasonCode } from '../policy/decide.js';
 export const ACTOR_KINDS = ['patient', 'proxy', 'app', 'staff', 'system'] as const;
 export type ActorKind = (typeof ACTOR_KINDS)[number];
 
-/** Holds placed, reviewed and lifted; delegations suspended and reinstated: not accesses, so not in the patient's AuditEvent view. */
+/** Holds placed, reviewed and lifted; delegations suspended and reinstated; legal hold rules changed: not accesses, so not in the patient's AuditEvent view. */
 export const POLICY_ACTIONS = [
   'hold.place',
   'hold.review-request',
@@ -18,6 +18,10 @@ export const POLICY_ACTIONS = [
   'delegation.review-request',
   'delegation.review',
   'delegation.reinstate',
+  // State-law rules (REL-6) concern no one patient: they are logged in the '' chain.
+  'rule.create',
+  'rule.enable',
+  'rule.disable',
 ] as const;
 export type PolicyAction = (typeof POLICY_ACTIONS)[number];
 

@@ -101,6 +101,9 @@ function eventType(action: AccessLogAction): { type: Coding; interaction?: Codin
     case 'delegation.review-request':
     case 'delegation.review':
     case 'delegation.reinstate':
+    case 'rule.create':
+    case 'rule.enable':
+    case 'rule.disable':
       return { type: { system: DCM, code: '110136', display: 'Security Roles Changed' }, action: 'U' };
   }
 }
@@ -127,6 +130,9 @@ const ACTION_DISPLAY: Readonly<Record<AccessLogAction, string>> = {
   'delegation.review-request': 'Review of a suspension requested',
   'delegation.review': 'Suspension reviewed',
   'delegation.reinstate': 'Proxy access reinstated',
+  'rule.create': 'Legal hold rule created',
+  'rule.enable': 'Legal hold rule enabled',
+  'rule.disable': 'Legal hold rule disabled',
 };
 
 function actorAgent(r: AccessLogRecord, staffIdentity: 'hidden' | 'shown'): AuditEventAgent | undefined {

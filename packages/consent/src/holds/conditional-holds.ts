@@ -7,6 +7,7 @@
  * later never re-hides a result already shown.
  */
 import type { Knex } from 'knex';
+import { auditPolicyChange, clinicianActor } from '../audit/policy-audit.js';
 import { codingMatches, type Coding } from '../policy/labels.js';
 import { HoldValidationError, isFhirId, isInstant, isPractitioner } from './errors.js';
 import { insertHoldItems, listHoldItems, type HoldItem, type NewHoldItem } from './hold-items.js';
@@ -72,12 +73,25 @@ export async function recordReleaseEvent(
   if (!isPractitioner(input.by)) throw new HoldValidationError('practitioner-required', input.event === 'discussed' ? 'REL-6' : 'REL-5', 'a release event is recorded by a practitioner (Practitioner/<id>)');
   if (input.event !== 'clinician-released' && input.event !== 'discussed') throw new HoldValidationError('invalid-input', 'REL-5', 'event must be clinician-released or discussed');
   if (!isInstant(input.at)) throw new HoldValidationError('invalid-input', 'REL-5', 'at must be a valid instant');
-  return db('release_hold_item')
-    .where({ patient_id: input.patientId, resource_type: input.resourceType, resource_id: input.resourceId })
-    .whereNull('released_at')
-    .andWhere((q) => {
-      q.where({ kind: 'patient-delay', condition: 'until_clinician_release' });
-      if (input.event === 'discussed') q.orWhere({ kind: 'legal', condition: 'until_discussed' });
-    })
-    .update({ released_at: input.at, released_by: input.by, release_reason: input.event });
+  return db.transaction(async (trx) => {
+    const released = await trx('release_hold_item')
+      .where({ patient_id: input.patientId, resource_type: input.resourceType, resource_id: input.resourceId })
+      .whereNull('released_at')
+      .andWhere((q) => {
+        q.where({ kind: 'patient-delay', condition: 'until_clinician_release' });
+        if (input.event === 'discussed') q.orWhere({ kind: 'legal', condition: 'until_discussed' });
+      })
+      .update({ released_at: input.at, released_by: input.by, release_reason: input.event });
+    // AUD-1: a release that ended holds is a change to what the record shares.
+    if (released > 0)
+      await auditPolicyChange(trx, {
+        patientId: input.patientId,
+        action: 'hold.lift',
+        actor: clinicianActor(input.by),
+        at: input.at,
+        exception: input.event === 'discussed' ? 'required_by_law' : 'patient_requested_delay',
+        detail: { event: input.event, resource: `${input.resourceType}/${input.resourceId}`, released },
+      });
+    return released;
+  });
 }

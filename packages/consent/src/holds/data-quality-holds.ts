@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { auditPolicyChange } from '../audit/policy-audit.js';
-import { HOUR_MS, HoldValidationError, checkPatientAndResources, isInstant, nonEmpty, rejectUnknownFields, toDate, toDateOrNull, type ResourceKey } from './errors.js';
+import { HOUR_MS, HoldValidationError, checkPatientAndResources, isInstant, isStaffId, nonEmpty, rejectUnknownFields, toDate, toDateOrNull, type ResourceKey } from './errors.js';
 import { insertHoldItems, listHoldItems, releaseItemsOfSource } from './hold-items.js';
 
 export const DATA_QUALITY_PROBLEMS = ['misidentified', 'mismatched_patient', 'corrupt', 'erroneous'] as const;
@@ -52,7 +52,7 @@ export function validateDataQualityHold(input: NewDataQualityHold): { resources:
   if (!(DATA_QUALITY_PROBLEMS as readonly string[]).includes(input.problem))
     throw new HoldValidationError('invalid-input', 'REL-4', `problem must be one of ${DATA_QUALITY_PROBLEMS.join(', ')}`);
   if (!nonEmpty(input.reason)) throw new HoldValidationError('reason-required', 'REL-4', 'a data-quality hold needs a reason');
-  if (!STAFF_ID.test(input.placedBy ?? '')) throw new HoldValidationError('invalid-input', 'REL-4', 'placedBy must identify the staff member (1-256 printable characters, no spaces)'); // AUD-1: the access log names them
+  if (!isStaffId(input.placedBy)) throw new HoldValidationError('invalid-input', 'REL-4', 'placedBy must identify the staff member (1-256 printable characters, no spaces)'); // AUD-1: the access log names them
   if (!isInstant(input.at)) throw new HoldValidationError('invalid-input', 'REL-4', 'at must be a valid instant');
   const expiresAt = input.expiresAt ?? new Date(input.at.getTime() + DATA_QUALITY_DEFAULT_HOURS * HOUR_MS);
   if (!isInstant(expiresAt) || expiresAt.getTime() <= input.at.getTime()) throw new HoldValidationError('invalid-window', 'REL-4', 'expiresAt must be after the hold is placed');
@@ -74,8 +74,6 @@ interface Row {
   lifted_by: string | null;
   lift_reason: string | null;
 }
-
-const STAFF_ID = /^[\x21-\x7e]{1,256}$/;
 
 export async function placeDataQualityHold(db: Knex, input: NewDataQualityHold): Promise<DataQualityHold> {
   const { resources, expiresAt } = validateDataQualityHold(input);
@@ -122,7 +120,7 @@ export async function liftDataQualityHold(
   db: Knex,
   input: { patientId: string; holdId: string; liftedBy: string; reason: 'fixed' | 'not-an-error'; at: Date },
 ): Promise<DataQualityHold> {
-  if (!STAFF_ID.test(input.liftedBy ?? '')) throw new HoldValidationError('invalid-input', 'REL-4', 'liftedBy must identify the staff member (1-256 printable characters, no spaces)');
+  if (!isStaffId(input.liftedBy)) throw new HoldValidationError('invalid-input', 'REL-4', 'liftedBy must identify the staff member (1-256 printable characters, no spaces)');
   if (input.reason !== 'fixed' && input.reason !== 'not-an-error') throw new HoldValidationError('reason-required', 'REL-4', 'reason must be fixed or not-an-error');
   await db.transaction(async (trx) => {
     const row = (await trx<Row>('data_quality_hold').where({ patient_id: input.patientId, id: input.holdId }).forUpdate().first()) as Row | undefined;

@@ -26,11 +26,13 @@ export type HoldErrorCode =
   | 'rule-duration-required'
   | 'rule-expiry-required'
   | 'rule-expired'
+  | 'rule-already-enabled'
+  | 'rule-not-enabled'
   | 'invalid-input';
 
 export type HoldRuleId = 'REL-2' | 'REL-3' | 'REL-4' | 'REL-5' | 'REL-6' | 'PRX-5';
 
-const CONFLICTS: ReadonlySet<HoldErrorCode> = new Set(['reviewer-conflict', 'review-not-requested', 'review-already-decided', 'hold-not-active', 'rule-expired']);
+const CONFLICTS: ReadonlySet<HoldErrorCode> = new Set(['reviewer-conflict', 'review-not-requested', 'review-already-decided', 'hold-not-active', 'rule-expired', 'rule-already-enabled', 'rule-not-enabled']);
 
 export class HoldValidationError extends Error {
   /** 400 for a malformed or unlawful request, 404 for a missing hold, 409 for a state conflict. */
@@ -62,6 +64,11 @@ export function isFhirId(v: unknown): v is string {
 
 export function isPractitioner(v: unknown): v is string {
   return typeof v === 'string' && PRACTITIONER.test(v);
+}
+
+/** A staff or system identity as the access log records it (AUD-1): 1-256 printable characters, no spaces. */
+export function isStaffId(v: unknown): v is string {
+  return typeof v === 'string' && /^[\x21-\x7e]{1,256}$/.test(v);
 }
 
 export function nonEmpty(v: unknown): v is string {

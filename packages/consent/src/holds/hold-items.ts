@@ -156,7 +156,8 @@ export async function insertHoldItems(db: Knex, patientId: string, items: readon
 
 /** Releases the still-unreleased items of one source at `at` (lift, cancel, disable). */
 export async function releaseItemsOfSource(db: Knex, patientId: string | undefined, kind: HoldKind, sourceId: string, at: Date, by: string, reason: ReleaseReason): Promise<number> {
-  const q = db('release_hold_item').where({ kind, source_id: sourceId }).whereNull('released_at');
+  // Items already past their end were released then: only those still holding are stamped (and counted).
+  const q = db('release_hold_item').where({ kind, source_id: sourceId }).whereNull('released_at').andWhere('release_at', '>', at);
   if (patientId !== undefined) q.andWhere({ patient_id: patientId });
   return q.update({ released_at: at, released_by: by, release_reason: reason });
 }

@@ -6,7 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { HOUR_MS, HoldValidationError, isInstant, nonEmpty, toDate, toDateOrNull } from './errors.js';
+import { auditPolicyChange } from '../audit/policy-audit.js';
+import type { PolicyAction } from '../audit/access-log-types.js';
+import { HOUR_MS, HoldValidationError, isInstant, isStaffId, nonEmpty, toDate, toDateOrNull } from './errors.js';
 import { releaseItemsOfSource } from './hold-items.js';
 
 export interface LegalHoldRuleInput {
@@ -120,10 +122,16 @@ async function withCodes(db: Knex, rows: Row[]): Promise<LegalHoldRule[]> {
   }));
 }
 
+const STAFF_REFUSAL = 'must identify the person (1-256 printable characters, no spaces), for the access log';
+
+/** A rule concerns no one patient: its changes are logged in the '' chain (AUD-1), with the citation's rule id. */
+const auditRule = (trx: Knex, action: PolicyAction, ruleId: string, by: string, at: Date, detail: Record<string, string | number> = {}) =>
+  auditPolicyChange(trx, { patientId: '', action, actor: { kind: 'staff', id: by }, at, exception: 'required_by_law', detail: { ruleId, ...detail } });
+
 /** Stores a rule, always disabled (REL-6: no rule ships enabled). */
 export async function createLegalHoldRule(db: Knex, input: LegalHoldRuleInput, meta: { createdBy: string; at: Date }): Promise<LegalHoldRule> {
   validateLegalHoldRule(input);
-  if (!nonEmpty(meta.createdBy)) throw new HoldValidationError('invalid-input', 'REL-6', 'createdBy is required');
+  if (!isStaffId(meta.createdBy)) throw new HoldValidationError('invalid-input', 'REL-6', `createdBy ${STAFF_REFUSAL}`);
   const id = randomUUID();
   const codes = new Map(input.codes.map((c) => [`${c.system.trim()}|${c.code.trim()}`, { rule_id: id, system: c.system.trim(), code: c.code.trim() }]));
   await db.transaction(async (trx) => {
@@ -141,8 +149,13 @@ export async function createLegalHoldRule(db: Knex, input: LegalHoldRuleInput, m
       created_at: meta.at,
     });
     await trx('legal_hold_rule_code').insert([...codes.values()]);
+    await auditRule(trx, 'rule.create', id, meta.createdBy, meta.at, { jurisdiction: input.jurisdiction, codes: codes.size });
   });
   return (await getLegalHoldRule(db, id))!;
+}
+
+export async function listLegalHoldRules(db: Knex): Promise<LegalHoldRule[]> {
+  return withCodes(db, (await db<Row>('legal_hold_rule').orderBy('created_at')) as Row[]);
 }
 
 export async function getLegalHoldRule(db: Knex, id: string): Promise<LegalHoldRule | undefined> {
@@ -164,18 +177,25 @@ export async function enableLegalHoldRule(db: Knex, input: { ruleId: string; ena
   const rule = await getLegalHoldRule(db, input.ruleId);
   if (!rule) throw new HoldValidationError('not-found', 'REL-6', `no legal hold rule ${input.ruleId}`);
   if (rule.expiresAt.getTime() <= input.at.getTime()) throw new HoldValidationError('rule-expired', 'REL-6', 'the rule has expired; create a new one with the current citation');
-  if (!nonEmpty(input.enabledBy)) throw new HoldValidationError('invalid-input', 'REL-6', 'enabledBy is required');
-  await db('legal_hold_rule').where({ id: input.ruleId }).update({ enabled: true, enabled_at: input.at, enabled_by: input.enabledBy, disabled_at: null, disabled_by: null });
+  if (!isStaffId(input.enabledBy)) throw new HoldValidationError('invalid-input', 'REL-6', `enabledBy ${STAFF_REFUSAL}`);
+  if (rule.enabled) throw new HoldValidationError('rule-already-enabled', 'REL-6', 'the rule is already enabled');
+  await db.transaction(async (trx) => {
+    await trx('legal_hold_rule').where({ id: input.ruleId }).update({ enabled: true, enabled_at: input.at, enabled_by: input.enabledBy, disabled_at: null, disabled_by: null });
+    await auditRule(trx, 'rule.enable', input.ruleId, input.enabledBy, input.at);
+  });
   return (await getLegalHoldRule(db, input.ruleId))!;
 }
 
 /** Disables the rule and releases at once everything it still holds, for every patient. */
 export async function disableLegalHoldRule(db: Knex, input: { ruleId: string; disabledBy: string; at: Date }): Promise<LegalHoldRule> {
-  if (!nonEmpty(input.disabledBy)) throw new HoldValidationError('invalid-input', 'REL-6', 'disabledBy is required');
+  if (!isStaffId(input.disabledBy)) throw new HoldValidationError('invalid-input', 'REL-6', `disabledBy ${STAFF_REFUSAL}`);
   await db.transaction(async (trx) => {
-    const n = await trx('legal_hold_rule').where({ id: input.ruleId }).update({ enabled: false, disabled_at: input.at, disabled_by: input.disabledBy });
-    if (n === 0) throw new HoldValidationError('not-found', 'REL-6', `no legal hold rule ${input.ruleId}`);
-    await releaseItemsOfSource(trx, undefined, 'legal', input.ruleId, input.at, input.disabledBy, 'rule-disabled');
+    const row = (await trx('legal_hold_rule').where({ id: input.ruleId }).forUpdate().first()) as Row | undefined;
+    if (!row) throw new HoldValidationError('not-found', 'REL-6', `no legal hold rule ${input.ruleId}`);
+    if (!row.enabled) throw new HoldValidationError('rule-not-enabled', 'REL-6', 'the rule is not enabled');
+    await trx('legal_hold_rule').where({ id: input.ruleId }).update({ enabled: false, disabled_at: input.at, disabled_by: input.disabledBy });
+    const released = await releaseItemsOfSource(trx, undefined, 'legal', input.ruleId, input.at, input.disabledBy, 'rule-disabled');
+    await auditRule(trx, 'rule.disable', input.ruleId, input.disabledBy, input.at, { released });
   });
   return (await getLegalHoldRule(db, input.ruleId))!;
 }

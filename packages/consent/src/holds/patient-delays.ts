@@ -9,7 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Coding } from '../policy/labels.js';
-import { HOUR_MS, HoldValidationError, isFhirId, isInstant, nonEmpty, rejectUnknownFields, toDate, toDateOrNull } from './errors.js';
+import { auditPolicyChange } from '../audit/policy-audit.js';
+import { HOUR_MS, HoldValidationError, isFhirId, isInstant, isStaffId, nonEmpty, rejectUnknownFields, toDate, toDateOrNull } from './errors.js';
 import { releaseItemsOfSource } from './hold-items.js';
 
 export type DelayRequester =
@@ -90,7 +91,7 @@ async function authorize(db: Knex, patientId: string, r: DelayRequester, at: Dat
       return { kind: 'proxy', id: r.accountId, delegationId: r.delegationId, ref: null };
     }
     case 'staff':
-      if (!nonEmpty(r.staffId)) throw refuse();
+      if (!isStaffId(r.staffId)) throw refuse(); // AUD-1: the access log names them
       if (!nonEmpty(r.patientRequestRef))
         throw new HoldValidationError('patient-request-required', 'REL-5', "staff may record a delay only with a reference to the patient's own request"); // REL-5
       return { kind: 'staff', id: r.staffId, delegationId: null, ref: r.patientRequestRef };
@@ -142,7 +143,8 @@ export async function createPatientDelay(db: Knex, input: NewPatientDelay): Prom
   const who = await authorize(db, input.patientId, input.requestedBy, input.at);
   const id = randomUUID();
   const scope = input.scope;
-  await db('patient_delay_preference').insert({
+  await db.transaction(async (trx) => {
+   await trx('patient_delay_preference').insert({
     patient_id: input.patientId,
     id,
     requested_by_kind: who.kind,
@@ -158,6 +160,16 @@ export async function createPatientDelay(db: Knex, input: NewPatientDelay): Prom
     max_hours: input.maxHours,
     status: 'active',
     created_at: input.at,
+   });
+   await auditPolicyChange(trx, {
+      patientId: input.patientId,
+      action: 'hold.place',
+      actor: { kind: who.kind, id: who.id },
+      at: input.at,
+      exception: 'patient_requested_delay',
+      ...(who.delegationId ? { delegationId: who.delegationId } : {}),
+      detail: { preferenceId: id, kind: 'patient-delay', scope: scope.kind, condition: input.condition.kind, max_hours: input.maxHours },
+    });
   });
   return (await getPatientDelay(db, input.patientId, id))!;
 }
@@ -181,7 +193,16 @@ export async function cancelPatientDelay(db: Knex, input: { patientId: string; p
     if (!row) throw new HoldValidationError('not-found', 'REL-5', `no delay preference ${input.preferenceId} for this patient`);
     if (row.status !== 'active') throw new HoldValidationError('hold-not-active', 'REL-5', 'the preference was already cancelled');
     await trx('patient_delay_preference').where({ patient_id: input.patientId, id: input.preferenceId }).update({ status: 'cancelled', cancelled_at: input.at, cancelled_by: who.id });
-    await releaseItemsOfSource(trx, input.patientId, 'patient-delay', input.preferenceId, input.at, who.id, 'cancelled-by-patient'); // REL-5
+    const released = await releaseItemsOfSource(trx, input.patientId, 'patient-delay', input.preferenceId, input.at, who.id, 'cancelled-by-patient'); // REL-5
+    await auditPolicyChange(trx, {
+      patientId: input.patientId,
+      action: 'hold.lift',
+      actor: { kind: who.kind, id: who.id },
+      at: input.at,
+      exception: 'patient_requested_delay',
+      ...(who.delegationId ? { delegationId: who.delegationId } : {}),
+      detail: { preferenceId: input.preferenceId, kind: 'patient-delay', released },
+    });
   });
   return (await getPatientDelay(db, input.patientId, input.preferenceId))!;
 }

@@ -12,7 +12,7 @@ import type { Migration } from '../db/migrations.js';
  * reviewed and lifted; delegations suspended and reinstated), written in the same transaction as
  * the change, so the hash chain holds the determination and its reviewer (PRX-5 (d), AUD-1).
  */
-const POLICY_ACTIONS = ['hold.place', 'hold.review-request', 'hold.review', 'hold.lift', 'delegation.suspend', 'delegation.review-request', 'delegation.review', 'delegation.reinstate'];
+const POLICY_ACTIONS = ['hold.place', 'hold.review-request', 'hold.review', 'hold.lift', 'delegation.suspend', 'delegation.review-request', 'delegation.review', 'delegation.reinstate', 'rule.create', 'rule.enable', 'rule.disable'];
 const BASE_ACTIONS = ['read', 'search', 'everything', 'token.issue', 'token.refresh', 'token.revoke', 'login', 'login.failed', 'lockout', 'consent', 'registration', 'denied', 'audit.purge'];
 const actionCheck = (actions: string[]) => `alter table access_log add constraint access_log_action_check check (action in (${actions.map((a) => `'${a}'`).join(', ')}))`;
 

@@ -23,6 +23,7 @@ import { extractSearchRows } from '../search/extract.js';
 import { isCompartmentType } from '../search/registry.js';
 import { withoutVersionMeta } from './canonical-json.js';
 import { compartmentPatients, provenanceTargets } from './compartment.js';
+import { holdArrivingResults, isArrival } from './result-arrivals.js';
 
 export interface WriteOptions {
   fhirBaseUrl?: string;
@@ -38,6 +39,8 @@ export interface WriteResult {
 interface Existing {
   versionId: number;
   patients: string[];
+  /** The stored version's status (results decide release by it). */
+  status: string | null;
 }
 
 /** Resources per insert statement: small enough for Node and PostgreSQL to overlap, large enough to amortize a round trip. */
@@ -101,6 +104,12 @@ export async function writeResources(trx: Knex, input: Resource[], options: Writ
     if (i + SLICE < toWrite.length) await yieldToEventLoop();
   }
   await chain;
+
+  // REL-5, REL-6: the patient's delays and state-law rules hold a result from the moment it is first released.
+  const arrivals = toWrite.flatMap(({ r }) =>
+    isCompartmentType(r.resourceType) && isArrival(r, existing.get(keyOf(r))?.status) ? patientsOf(r, compartments).map((patientId) => ({ patientId, result: r })) : [],
+  );
+  await holdArrivingResults(trx, arrivals, new Date(now));
   return result;
 }
 
@@ -179,18 +188,18 @@ async function loadExisting(trx: Knex, resources: Resource[]): Promise<Map<strin
   const shared: string[] = [];
   for (const r of resources) (isCompartmentType(r.resourceType) ? compartment : shared).push(JSON.stringify([r.resourceType, r.id]));
   const { rows } = (await trx.raw(
-    `select r.patient_id, r.resource_type, r.id, r.version_id from resource r
+    `select r.patient_id, r.resource_type, r.id, r.version_id, r.content->>'status' as status from resource r
      where (r.resource_type, r.id) in (select x->>0, x->>1 from jsonb_array_elements(?::jsonb) x)
      union all
-     select '', r.resource_type, r.id, r.version_id from shared_resource r
+     select '', r.resource_type, r.id, r.version_id, null from shared_resource r
      where (r.resource_type, r.id) in (select x->>0, x->>1 from jsonb_array_elements(?::jsonb) x)`,
     [jsonArray(compartment), jsonArray(shared)],
-  )) as { rows: { patient_id: string; resource_type: string; id: string; version_id: number }[] };
+  )) as { rows: { patient_id: string; resource_type: string; id: string; version_id: number; status: string | null }[] };
   for (const row of rows) {
     const key = `${row.resource_type}/${row.id}`;
     const prev = found.get(key);
     if (prev) prev.patients.push(row.patient_id);
-    else found.set(key, { versionId: row.version_id, patients: [row.patient_id] });
+    else found.set(key, { versionId: row.version_id, patients: [row.patient_id], status: row.status });
   }
   return found;
 }
