@@ -15,6 +15,7 @@ try {
   for (const path of paths) {
     const report = await importPath(db, path, {
       fhirBaseUrl: config.fhirBaseUrl,
+      releasePolicy: config.policy.releasePolicy,
       onProgress: tty ? (done, total, n) => drawProgress(done, total, n) : undefined,
     });
     if (tty) process.stderr.write('\n');

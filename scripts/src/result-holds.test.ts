@@ -6,6 +6,9 @@
  * fixed. An enabled state-law rule holds the codes it names for patients of its state until the
  * result is discussed. Every change is in the hash-chained access log.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
@@ -43,9 +46,14 @@ const RESOURCES = [
 
 let h: HttpHarness;
 const ids: Record<string, string> = {};
+let policyDir: string;
 
 beforeAll(async () => {
+  // This organization shows preliminary results (its POLICY_FILE), so results "arrive" when preliminary.
+  policyDir = await mkdtemp(join(tmpdir(), 'pa-policy-'));
+  await writeFile(join(policyDir, 'policy.json'), JSON.stringify({ releasePolicy: { releasePreliminary: true } }));
   h = await createHttpHarness({
+    env: { POLICY_FILE: join(policyDir, 'policy.json') },
     resources: RESOURCES,
     async setup(db) {
       const account = (u: TestUser, fhirUser: string, patientId?: string) => createTestAccount(db, u, fhirUser, patientId);
@@ -60,10 +68,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.close();
+  if (policyDir) await rm(policyDir, { recursive: true, force: true });
 });
 
 /** A result reaching the record now, as the import does. */
-const arrive = (...resources: Resource[]) => h.db.transaction((trx) => writeResources(trx, resources, { fhirBaseUrl: h.fhirBase, now: h.now() }));
+const arrive = (...resources: Resource[]) => h.db.transaction((trx) => writeResources(trx, resources, { fhirBaseUrl: h.fhirBase, now: h.now(), releasePolicy: h.config.policy.releasePolicy }));
 const status = async (l: Launched, path: string) => (await h.fhir(l.token, path)).status;
 const reportIds = async (l: Launched, patient: string) =>
   ((await h.fhir(l.token, `DiagnosticReport?patient=${patient}`)).body.entry ?? []).map((e: { resource: { id: string } }) => e.resource.id).sort();
@@ -158,6 +167,23 @@ describe("the patient's own delay (REL-5)", () => {
     expect((await piaPortal.delete(`/v1/portal/result-delays/${created.body.id}`)).status).toBe(200);
   });
 
+  test('with preliminary results shown (POLICY_FILE), a preliminary result is one that arrives: held, and never shown before the delay ends', async () => {
+    const created = await piaPortal.post('/v1/portal/result-delays').send(delay({ condition: { kind: 'after_duration', hours: 24 } }));
+    h.advance(60_000);
+    await arrive(report('path-5', 'pia', PATHOLOGY, { status: 'preliminary' }), report('lab-prelim', 'pia', LAB, { status: 'preliminary' }), report('lab-registered', 'pia', LAB, { status: 'registered' }));
+    const visible = await reportIds(pia, 'pia');
+    expect(visible).toContain('lab-prelim'); // the organization's choice reaches the API (REL-7)
+    expect(visible).not.toContain('lab-registered');
+    expect(visible).not.toContain('path-5');
+    h.advance(3_600_000);
+    await arrive(report('path-5', 'pia', PATHOLOGY, { status: 'final' })); // final is not a second arrival: same hold
+    expect(await status(pia, 'DiagnosticReport/path-5')).toBe(404);
+    h.advance(23 * 3_600_000);
+    expect(await status(pia, 'DiagnosticReport/path-5')).toBe(200);
+    piaPortal = await h.portalLogin(PIA);
+    expect((await piaPortal.delete(`/v1/portal/result-delays/${created.body.id}`)).status).toBe(200);
+  });
+
   test("a parent sets a delay on their young child's record; it is logged as the proxy's", async () => {
     const mom = await h.portalLogin(MOM);
     expect((await mom.post('/v1/portal/result-delays').send(delay())).status).toBe(404); // no record of her own
@@ -176,6 +202,8 @@ describe("the patient's own delay (REL-5)", () => {
       ['hold.lift', 'patient', 'patient_requested_delay'],
       ['hold.place', 'patient', 'patient_requested_delay'],
       ['hold.lift', 'staff', 'patient_requested_delay'],
+      ['hold.lift', 'patient', 'patient_requested_delay'],
+      ['hold.place', 'patient', 'patient_requested_delay'],
       ['hold.lift', 'patient', 'patient_requested_delay'],
     ]);
     expect(rows[1]!.detail).toMatchObject({ preferenceId: delayId, released: 1 });

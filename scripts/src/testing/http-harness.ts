@@ -20,6 +20,7 @@ import {
   loadConfig,
   totpAt,
   type AccessLogWriter,
+  type AppConfig,
   type Database,
   type TestDatabase,
 } from '@patient-access/consent';
@@ -51,6 +52,7 @@ export interface LaunchOptions {
 
 export interface HttpHarness {
   readonly db: Database;
+  readonly config: AppConfig;
   readonly fhirBase: string;
   readonly app: NonNullable<Parameters<typeof request.agent>[0]>;
   now(): Date;
@@ -73,8 +75,8 @@ const pkce = () => {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 };
 
-export async function createHttpHarness(options: { resources: Resource[]; setup?(db: Database): Promise<void> }): Promise<HttpHarness> {
-  const config = loadConfig({ PUBLIC_URL: ORIGIN });
+export async function createHttpHarness(options: { resources: Resource[]; setup?(db: Database): Promise<void>; env?: Record<string, string> }): Promise<HttpHarness> {
+  const config = loadConfig({ PUBLIC_URL: ORIGIN, ...options.env });
   const fhirBase = config.fhirBaseUrl;
   // Starts at the real time: oidc-provider stamps tokens with the system clock.
   let clock = new Date();
@@ -109,6 +111,7 @@ export async function createHttpHarness(options: { resources: Resource[]; setup?
 
   const harness: HttpHarness = {
     db: tdb.db,
+    config,
     fhirBase,
     app,
     now,

@@ -292,7 +292,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const births = await deps.describePatients(delegations.map((d) => d.patientId));
     // PRX-4: a parent's delegation ends when the child comes of age, whatever its end date says.
     const delegated = delegations
-      .filter((d) => proxyAllowed(d, births.get(d.patientId)?.birthDate, now()))
+      .filter((d) => proxyAllowed(d, births.get(d.patientId)?.birthDate, now(), deps.config.policy.ageRules))
       .map((d) => ({ patientId: d.patientId, delegationId: d.id, basis: d.basis }));
     return [...own, ...delegated];
   }

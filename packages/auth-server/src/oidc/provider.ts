@@ -170,7 +170,7 @@ export async function createProvider({ config, db, now, describePatients }: Prov
       // PRX-4: age rules are re-evaluated at every issue and refresh (e.g. the child turned 18).
       if (inForce.delegation) {
         const birthDate = (await describePatients([grant.patientId])).get(grant.patientId)?.birthDate;
-        if (!proxyAllowed(inForce.delegation, birthDate, now())) throw new errors.InvalidGrant('proxy access to this patient has ended');
+        if (!proxyAllowed(inForce.delegation, birthDate, now(), config.policy.ageRules)) throw new errors.InvalidGrant('proxy access to this patient has ended');
       }
       const account = await findAccountById(db, grant.accountId);
       return {

@@ -36,11 +36,10 @@ import {
 } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
 import { ApiError, dateField, jsonBody, signedInAccount, signedInPractitioner, type SessionDeps } from './api-support.js';
-import { concernedRecord } from './record-access.js';
+import { concernedRecord, type RecordAccessDeps } from './record-access.js';
 
-export interface HarmHoldApiDeps extends SessionDeps {
+export interface HarmHoldApiDeps extends RecordAccessDeps {
   log: Logger;
-  describePatients?(ids: string[]): Promise<Map<string, PatientSummary>>;
 }
 
 const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' });

@@ -271,7 +271,7 @@ ${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
   async function subjectsOf(account: Account): Promise<string[]> {
     const delegations = await delegationsInForce(db, account.id, now());
     const births = await deps.describePatients(delegations.map((d) => d.patientId));
-    const delegated = delegations.filter((d) => proxyAllowed(d, births.get(d.patientId)?.birthDate, now())).map((d) => d.patientId);
+    const delegated = delegations.filter((d) => proxyAllowed(d, births.get(d.patientId)?.birthDate, now(), config.policy.ageRules)).map((d) => d.patientId);
     return [...(account.patientId ? [account.patientId] : []), ...delegated];
   }
 

@@ -3,13 +3,15 @@
  * one they represent: their own, or one they hold a delegation in force for that the age rules
  * still open (PRX-4: a child now an adult closes the parent's delegation here as everywhere).
  */
-import { delegationsInForce, type Account } from '@patient-access/consent';
+import { delegationsInForce, type Account, type AgeRules } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
 import { proxyAllowed } from '../smart/proxy-age.js';
 import type { SessionDeps } from './api-support.js';
 
 export interface RecordAccessDeps extends SessionDeps {
   describePatients?(ids: string[]): Promise<Map<string, PatientSummary>>;
+  /** The deployment's age rules (PRX-3, PRX-4); the defaults when not given. */
+  ageRules?: AgeRules;
 }
 
 export type ConcernedRecord = { patientId: string; self: true } | { patientId: string; self: false; delegationId: string };
@@ -22,5 +24,5 @@ export async function concernedRecord(deps: RecordAccessDeps, account: Account, 
   const delegation = (await delegationsInForce(deps.db, account.id, deps.now())).find((d) => d.patientId === target);
   if (!delegation) return undefined;
   const birthDate = deps.describePatients ? (await deps.describePatients([target])).get(target)?.birthDate : undefined;
-  return proxyAllowed(delegation, birthDate, deps.now()) ? { patientId: target, self: false, delegationId: delegation.id } : undefined;
+  return proxyAllowed(delegation, birthDate, deps.now(), deps.ageRules) ? { patientId: target, self: false, delegationId: delegation.id } : undefined;
 }

@@ -38,7 +38,7 @@ export async function recordControlApis(deps: RecordControlApiDeps): Promise<Rec
   const now = deps.now ?? (() => new Date());
   // The same secret (and so the same session) as the portal pages and the delegation API.
   const cookies = portalCookies(await serverSecret(deps.db, 'portal-session-key'), deps.config.auth.secureCookies);
-  const shared = { db: deps.db, log: deps.log, now, cookies, ...(deps.describePatients ? { describePatients: deps.describePatients } : {}) };
+  const shared = { db: deps.db, log: deps.log, now, cookies, ageRules: deps.config.policy.ageRules, ...(deps.describePatients ? { describePatients: deps.describePatients } : {}) };
   const app = new Koa({ proxy: true });
   app.use(jsonErrors);
   for (const router of [restrictionsRouter(shared), harmHoldRouter(shared), suspensionRouter(shared), resultDelayRouter(shared), dataQualityHoldRouter(shared)]) {

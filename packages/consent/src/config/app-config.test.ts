@@ -1,4 +1,7 @@
-import { describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from '@jest/globals';
 import { ConfigError, loadConfig } from './app-config.js';
 
 const load = (env: Record<string, string>) => loadConfig(env, '/srv/app');
@@ -54,5 +57,58 @@ describe('loadConfig', () => {
     } catch (err) {
       expect((err as ConfigError).problems).toHaveLength(2);
     }
+  });
+});
+
+describe('POLICY_FILE and JURISDICTION: the organization\'s policy choices, refused when they would block', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pa-policy-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
+  const policy = (content: unknown) => {
+    const file = join(dir, `policy-${n++}.json`);
+    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+    return file;
+  };
+  const problems = (env: Record<string, string>) => {
+    try {
+      load(env);
+    } catch (err) {
+      return (err as ConfigError).problems;
+    }
+    return [];
+  };
+
+  test('defaults: final results only, age rules 12 and 18', () => {
+    expect(load({}).policy).toEqual({ jurisdiction: undefined, releasePolicy: { releasePreliminary: false }, ageRules: { limitedProxyFromAge: 12, majorityAge: 18, timeZone: 'UTC' } });
+  });
+
+  test("the deployment's jurisdiction picks its age rules; preliminary results may be shown", () => {
+    const file = policy({ releasePolicy: { releasePreliminary: true }, ageRules: { default: { majorityAge: 18 }, jurisdictions: { 'US-AL': { majorityAge: 19, timeZone: 'America/Chicago' } } } });
+    expect(load({ POLICY_FILE: file, JURISDICTION: 'US-AL' }).policy).toEqual({
+      jurisdiction: 'US-AL',
+      releasePolicy: { releasePreliminary: true },
+      ageRules: { limitedProxyFromAge: 12, majorityAge: 19, timeZone: 'America/Chicago' },
+    });
+    expect(load({ POLICY_FILE: file, JURISDICTION: 'US-CA' }).policy.ageRules.majorityAge).toBe(18);
+  });
+
+  test.each([
+    ['a blanket delay', { resultDelayHours: 72 }, /^POLICY_FILE: resultDelayHours: refused: .*\(REL-1/],
+    ['a per-category hold until review', { releasePolicy: { holdUntilReviewed: ['pathology'] } }, /^POLICY_FILE: releasePolicy.holdUntilReviewed: refused: .*\(REL-1/],
+    ['a typo', { releasPolicy: {} }, /^POLICY_FILE: releasPolicy: unknown setting/],
+    ['a wrong type', { releasePolicy: { releasePreliminary: 'yes' } }, /^POLICY_FILE: releasePolicy.releasePreliminary: expected true or false/],
+    ['an impossible majority', { ageRules: { default: { majorityAge: 40 } } }, /^POLICY_FILE: ageRules.default.majorityAge: expected an integer from 14 to 21/],
+    ['limited access after majority', { ageRules: { default: { limitedProxyFromAge: 19 } } }, /limitedProxyFromAge: must not exceed majorityAge \(18\) \(PRX-4\)/],
+    ['not JSON', '{ nope', /^POLICY_FILE: cannot read .* as JSON/],
+    ['not an object', '[]', /^POLICY_FILE: expected a JSON object$/],
+  ])('%s is refused at start-up with the rule', (_, content, message) => {
+    const found = problems({ POLICY_FILE: policy(content) });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(message);
+  });
+
+  test('a missing file and a malformed jurisdiction are named', () => {
+    expect(problems({ POLICY_FILE: join(dir, 'absent.json') })[0]).toMatch(/^POLICY_FILE: cannot read .*absent.json/);
+    expect(problems({ JURISDICTION: 'California' })).toEqual(['JURISDICTION: expected an ISO 3166-2 code such as US-CA, got "California"']);
   });
 });

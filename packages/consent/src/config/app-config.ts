@@ -2,7 +2,11 @@
  * The one typed configuration object of a process, read from environment variables and validated
  * at start-up. Every problem is reported (all at once) as one line naming the variable.
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { ageRulesFor, validateAgeRulesConfig, type AgeRules } from '../policy/age-rules.js';
+import { PolicyConfigError, isPlainObject } from '../policy/config-error.js';
+import { DEFAULT_RELEASE_POLICY, REL1_REFUSAL, validateReleasePolicy, type ReleasePolicy } from '../policy/release-policy.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -24,6 +28,15 @@ export interface AppConfig {
   demoData: boolean;
   demoPatients: number;
   auth: AuthConfig;
+  policy: PolicyConfig;
+}
+
+/** The organization's access policy choices (POLICY_FILE, JURISDICTION); the same for every client (REL-8). */
+export interface PolicyConfig {
+  /** ISO 3166-2 code of the deployment (e.g. US-CA): picks the age rules of that jurisdiction. */
+  jurisdiction: string | undefined;
+  releasePolicy: ReleasePolicy;
+  ageRules: AgeRules;
 }
 
 export interface AuthConfig {
@@ -79,8 +92,48 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     secureCookies: read.boolean('SECURE_COOKIES', new URL(issuerUrl).protocol === 'https:'),
   };
 
+  const policy = readPolicy(read.raw('POLICY_FILE'), read.raw('JURISDICTION'), cwd, problems);
+
   if (problems.length) throw new ConfigError(problems);
-  return { host, port, publicUrl, fhirBaseUrl, issuerUrl, database, redisUrl, logLevel, demoData, demoPatients, auth };
+  return { host, port, publicUrl, fhirBaseUrl, issuerUrl, database, redisUrl, logLevel, demoData, demoPatients, auth, policy };
+}
+
+const JURISDICTION = /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/;
+const POLICY_KEYS = new Set(['releasePolicy', 'ageRules']);
+// A top-level key that smells of a delay is answered with the rule, not with "unknown setting" (REL-1).
+const DELAY_LIKE = /delay|hold|review|embargo|wait|defer|postpone|until/i;
+
+/**
+ * POLICY_FILE: `{ "releasePolicy": { "releasePreliminary": false }, "ageRules": { "default": {…}, "jurisdictions": { "US-CA": {…} } } }`.
+ * Every setting is checked; one that would block access is refused with the rule it breaks.
+ */
+function readPolicy(file: string | undefined, jurisdiction: string | undefined, cwd: string, problems: string[]): PolicyConfig {
+  const fallback: PolicyConfig = { jurisdiction: undefined, releasePolicy: DEFAULT_RELEASE_POLICY, ageRules: ageRulesFor(validateAgeRulesConfig(undefined), undefined) };
+  if (jurisdiction !== undefined && !JURISDICTION.test(jurisdiction)) problems.push(`JURISDICTION: expected an ISO 3166-2 code such as US-CA, got "${jurisdiction}"`);
+  let raw: unknown = {};
+  if (file !== undefined) {
+    try {
+      raw = JSON.parse(readFileSync(resolve(cwd, file), 'utf8')) as unknown;
+    } catch (err) {
+      problems.push(`POLICY_FILE: cannot read ${file} as JSON (${(err as Error).message})`);
+      return fallback;
+    }
+  }
+  if (!isPlainObject(raw)) {
+    problems.push('POLICY_FILE: expected a JSON object');
+    return fallback;
+  }
+  for (const key of Object.keys(raw))
+    if (!POLICY_KEYS.has(key)) problems.push(`POLICY_FILE: ${key}: ${DELAY_LIKE.test(key) ? REL1_REFUSAL : 'unknown setting (releasePolicy, ageRules)'}`); // REL-1
+  try {
+    const releasePolicy = validateReleasePolicy(raw['releasePolicy']);
+    const ageRules = ageRulesFor(validateAgeRulesConfig(raw['ageRules']), jurisdiction);
+    return { jurisdiction, releasePolicy, ageRules };
+  } catch (err) {
+    if (!(err instanceof PolicyConfigError)) throw err;
+    problems.push(...err.problems.map((p) => `POLICY_FILE: ${p}`));
+    return fallback;
+  }
 }
 
 /** Directory holding the embedded database and generated files (demo accounts, keys). */
@@ -98,7 +151,7 @@ class EnvReader {
     private readonly problems: string[],
   ) {}
 
-  private raw(name: string): string | undefined {
+  raw(name: string): string | undefined {
     const v = this.env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   }

@@ -15,7 +15,7 @@ export interface ReleasePolicy {
 /** Release on finalization with no delay (REL-1). */
 export const DEFAULT_RELEASE_POLICY: ReleasePolicy = Object.freeze({ releasePreliminary: false });
 
-const REL1_REFUSAL =
+export const REL1_REFUSAL =
   'refused: results are released as soon as they are final, and an organizational delay of any length, for all results or a category, ' +
   'is likely information blocking (REL-1: ONC FAQ on delays, 45 CFR 171.103). A result may only be held by a clinician harm hold on ' +
   'named resources (REL-2), a data-quality hold (REL-4), the patient\'s own delay (REL-5) or a cited state-law rule (REL-6)';

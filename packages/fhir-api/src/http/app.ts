@@ -58,7 +58,7 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
         store: new ResourceStore(db),
         fhirBaseUrl: config.fhirBaseUrl,
         readAccessLog: (patientId, options) => auditEventsFor(db, patientId, options),
-        resolveAccess: createAccessResolver({ db, keys: tokenKeys, issuer: config.issuerUrl, fhirBaseUrl: config.fhirBaseUrl, ...(now ? { now } : {}) }),
+        resolveAccess: createAccessResolver({ db, keys: tokenKeys, issuer: config.issuerUrl, fhirBaseUrl: config.fhirBaseUrl, ageRules: config.policy.ageRules, releasePolicy: config.policy.releasePolicy, ...(now ? { now } : {}) }),
         ...(rateLimits ? { rateLimits } : {}),
         ...(accessLog ? { accessLog } : {}),
       })

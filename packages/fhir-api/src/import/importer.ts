@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Knex } from 'knex';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { writeResources, type WriteResult } from '../store/resource-writer.js';
+import { writeResources, type WriteOptions, type WriteResult } from '../store/resource-writer.js';
 import { resolveBundle, rewriteReferences } from './bundle-entries.js';
 import { ValidationPool } from './validation-pool.js';
 
@@ -33,9 +33,7 @@ export interface ImportReport {
   seconds: number;
 }
 
-export interface ImportOptions {
-  fhirBaseUrl?: string;
-  now?: Date;
+export interface ImportOptions extends WriteOptions {
   /** Called as bytes of input are processed. */
   onProgress?: (bytesDone: number, bytesTotal: number, resources: number) => void;
   /**

@@ -19,6 +19,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import type { Resource } from '@medplum/fhirtypes';
+import type { ReleasePolicy } from '@patient-access/consent';
 import { extractSearchRows } from '../search/extract.js';
 import { isCompartmentType } from '../search/registry.js';
 import { withoutVersionMeta } from './canonical-json.js';
@@ -28,6 +29,8 @@ import { holdArrivingResults, isArrival } from './result-arrivals.js';
 export interface WriteOptions {
   fhirBaseUrl?: string;
   now?: Date;
+  /** The organization's release policy (config.policy): when a result first becomes visible, holds may start (REL-5, REL-6). */
+  releasePolicy?: ReleasePolicy;
 }
 
 export interface WriteResult {
@@ -107,7 +110,7 @@ export async function writeResources(trx: Knex, input: Resource[], options: Writ
 
   // REL-5, REL-6: the patient's delays and state-law rules hold a result from the moment it is first released.
   const arrivals = toWrite.flatMap(({ r }) =>
-    isCompartmentType(r.resourceType) && isArrival(r, existing.get(keyOf(r))?.status) ? patientsOf(r, compartments).map((patientId) => ({ patientId, result: r })) : [],
+    isCompartmentType(r.resourceType) && isArrival(r, existing.get(keyOf(r))?.status, options.releasePolicy) ? patientsOf(r, compartments).map((patientId) => ({ patientId, result: r })) : [],
   );
   await holdArrivingResults(trx, arrivals, new Date(now));
   return result;

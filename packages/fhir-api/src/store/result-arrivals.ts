@@ -1,7 +1,7 @@
 /**
  * Standing instructions that hold results as they arrive: the patient's own delay preferences
  * (REL-5) and enabled state-law rules (REL-6). A result "arrives" when a version of it is first
- * written with a released status (REL-7's complete statuses); a later version (amended,
+ * written with a status the release policy shows (REL-7); a later version (amended,
  * corrected) of a result already released is not an arrival, so an instruction made after a
  * result was shown never re-hides it. Runs in the writer's transaction: the result and its hold
  * commit together, so there is no instant in which a held result is visible.
@@ -12,16 +12,18 @@
  */
 import type { Knex } from 'knex';
 import type { CodeableConcept, DiagnosticReport, Observation, Reference, Resource } from '@medplum/fhirtypes';
-import { DEFAULT_RELEASE_POLICY, placeConditionalHolds, releasedStatuses, type Coding } from '@patient-access/consent';
-
-const RELEASED = releasedStatuses(DEFAULT_RELEASE_POLICY);
+import { DEFAULT_RELEASE_POLICY, placeConditionalHolds, releasedStatuses, type Coding, type ReleasePolicy } from '@patient-access/consent';
 
 type Result = Observation | DiagnosticReport;
 
-/** A result this version releases for the first time: its status is released and the stored one (if any) was not. */
-export function isArrival(r: Resource, previousStatus: string | null | undefined): r is Result {
+/**
+ * A result this version releases for the first time under the organization's release policy (so
+ * with preliminary results shown, the preliminary one): its status is released and the stored
+ * one (if any) was not.
+ */
+export function isArrival(r: Resource, previousStatus: string | null | undefined, policy: ReleasePolicy = DEFAULT_RELEASE_POLICY): r is Result {
   if (r.resourceType !== 'Observation' && r.resourceType !== 'DiagnosticReport') return false;
-  const released = RELEASED[r.resourceType];
+  const released = releasedStatuses(policy)[r.resourceType];
   return released.includes(r.status ?? '') && !(previousStatus != null && released.includes(previousStatus));
 }
 
