@@ -81,7 +81,8 @@ async function registerDemoBackendService(db: Database): Promise<DemoBackendServ
   return { clientId, privateJwks: [priv], scope: 'system/*.rs' };
 }
 
-async function createDemoAccount(db: Database, person: DemoPerson, now: Date): Promise<DemoAccount> {
+/** A demo person's account with its demo credentials, and their verified delegations. */
+export async function createDemoAccount(db: Database, person: DemoPerson, now: Date): Promise<DemoAccount> {
   const fhirUser = person.patientId
     ? `Patient/${person.patientId}`
     : person.practitionerId

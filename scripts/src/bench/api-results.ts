@@ -1,0 +1,308 @@
+/** scripts/bench/api-results.json (everything measured) and scripts/bench/API-RESULTS.md (the report). */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DatasetReport } from './api-dataset.js';
+import type { EverythingRun } from './api-everything.js';
+import { PHI_TABLES, type RequestTrace } from './api-explain.js';
+import type { LoadResult } from './api-load.js';
+import type { ProfileSummary } from './api-profile.js';
+
+export const TARGETS = {
+  read: { minRatio: 0.5, maxP99Ms: 30 },
+  search: { minRatio: 0.6, maxP99Ms: 50 },
+  everything: { maxTotalMs: 1000 },
+} as const;
+
+export interface ApiBenchResults {
+  date: string;
+  machine: { nproc: number; cpuModel: string; memoryGiB: number; node: string; postgres: string; postgresSettings: Record<string, string> };
+  options: Record<string, unknown>;
+  server: { env: Record<string, string>; poolMax: number };
+  dataset: DatasetReport;
+  targets: typeof TARGETS;
+  load: {
+    patients: string[];
+    apps: number;
+    rateLimitKeys: number;
+    readTargets: number;
+    readWithheld: number;
+    readTypes: Record<string, number>;
+    searchEntries: number[];
+    baselineRead: LoadResult;
+    apiRead: LoadResult;
+    baselineSearch: LoadResult;
+    apiSearch: LoadResult;
+    apiSearchNoTotal?: LoadResult;
+  };
+  everything: { patientId: string; storedResources: number; warmup: EverythingRun; runs: EverythingRun[]; medianFirstByteMs: number; medianTotalMs: number; streamed: boolean };
+  traces: { read: RequestTrace; search: RequestTrace };
+  profiles?: { read: ProfiledRunResult; search: ProfiledRunResult };
+}
+
+export interface ProfiledRunResult {
+  requestsPerSecond: number;
+  serverMicrosPerRequest: number;
+  summary: ProfileSummary;
+}
+
+export interface Verdicts {
+  read: { ratio: number; ratioMet: boolean; p99Met: boolean };
+  search: { ratio: number; ratioMet: boolean; p99Met: boolean; noSeqScan: boolean };
+  everything: { timeMet: boolean; streamed: boolean };
+}
+
+export function verdicts(r: ApiBenchResults): Verdicts {
+  const { load } = r;
+  const readRatio = load.apiRead.requestsPerSecond / load.baselineRead.requestsPerSecond;
+  const searchRatio = load.apiSearch.requestsPerSecond / load.baselineSearch.requestsPerSecond;
+  return {
+    read: { ratio: readRatio, ratioMet: readRatio >= TARGETS.read.minRatio, p99Met: load.apiRead.latencyMs.p99 < TARGETS.read.maxP99Ms },
+    search: {
+      ratio: searchRatio,
+      ratioMet: searchRatio >= TARGETS.search.minRatio,
+      p99Met: load.apiSearch.latencyMs.p99 < TARGETS.search.maxP99Ms,
+      noSeqScan: r.traces.search.explained.every((e) => e.phiSeqScans.length === 0 && e.seqScansWithoutIndex.length === 0),
+    },
+    everything: { timeMet: r.everything.medianTotalMs < TARGETS.everything.maxTotalMs, streamed: r.everything.streamed },
+  };
+}
+
+export async function writeApiResults(dir: string, results: ApiBenchResults): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'api-results.json'), JSON.stringify({ ...results, verdicts: verdicts(results) }, roundNumbers, 2) + '\n');
+  await writeFile(join(dir, 'API-RESULTS.md'), markdown(results));
+}
+
+function roundNumbers(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value;
+}
+
+const n0 = (x: number) => Math.round(x).toLocaleString('en-US');
+const met = (ok: boolean) => (ok ? 'met' : '**NOT met**');
+const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+
+function markdown(r: ApiBenchResults): string {
+  const v = verdicts(r);
+  const { load, dataset: d } = r;
+  const row = (m: LoadResult, base: LoadResult | undefined, target: string, verdict: string) =>
+    `| ${m.label} | **${n0(m.requestsPerSecond)}** | ${base ? pct(m.requestsPerSecond / base.requestsPerSecond) : '100 %'} | ${m.latencyMs.p50} | ${m.latencyMs.p90} | ${m.latencyMs.p99} | ${target} | ${verdict} |`;
+  const cpuRow = (m: LoadResult) => {
+    const c = m.cpuMicrosPerRequest;
+    const total = c.server + c.postgres + c.redis + c.loadGenerator;
+    return `| ${m.label} | ${n0(c.server)} | ${n0(c.postgres)} | ${n0(c.redis)} | ${n0(c.loadGenerator)} | ${n0(total)} | ${((m.cpu.server + m.cpu.postgresBackends + m.cpu.postgresShared + m.cpu.redis + m.cpu.loadGenerator) / m.cpu.seconds).toFixed(2)} | ${m.cpu.other.toFixed(1)} | ${n0(m.bytesPerResponse)} |`;
+  };
+  const e = r.everything;
+  const everythingVerdict = `${met(v.everything.timeMet)}${v.everything.streamed ? ', streamed (chunked)' : ', **NOT streamed**'}`;
+  const settings = Object.entries(r.machine.postgresSettings).map(([k, val]) => `${k}=${val}`).join(', ');
+  const lines = [
+    '# API performance benchmark',
+    '',
+    'Written by `npm run bench:api` (scripts/src/bench/api-bench.ts); the raw figures are in `api-results.json`.',
+    `Re-run: \`npm run bench:api -- --database-url postgres://postgres@127.0.0.1:5432/pa_bench_api --keep\` (seeds the database once, about 20 minutes for ` +
+      '10,000 patients, and reuses it afterwards); without `--database-url` a throw-away `pa_bench_<random>` database is seeded and dropped.',
+    '',
+    `- Date: ${r.date}`,
+    `- Machine: ${r.machine.nproc} cores (\`nproc\`), ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB RAM; Node ${r.machine.node}; ${r.machine.postgres} on the same machine (${settings})`,
+    `- Dataset: ${n0(d.patients)} patients (${n0(d.patients - 9)} generated at ${r.options['resourcesPerPatient']} resources/patient on average, the 8 hard cases, ` +
+      `and \`${d.bigPatient.id}\` with ${n0(d.bigPatient.resources)} resources), ${n0(d.resources)} compartment resources + ${n0(d.sharedResources)} shared, ` +
+      `store tables ${(d.storeBytes / 2 ** 30).toFixed(1)} GiB with indexes; database \`${r.options['databaseName']}\`` +
+      (d.seededNow ? ` (seeded in this run: ${n0(d.seededNow.resources)} resources in ${(d.seededNow.seconds / 60).toFixed(1)} min, vacuum analyze ${d.seededNow.vacuumSeconds.toFixed(0)} s)` : ' (seeded by an earlier run, reused)'),
+    `- Server: the real one, \`node scripts/dist/start.js\` as a child process: ${Object.entries(r.server.env).map(([k, val]) => `${k}=${val}`).join(', ')}; ` +
+      `database pool ${r.server.poolMax} (the default). Whole pipeline on every request: token verification, grant check, access plan (release policy, restrictions), ` +
+      'scopes, compartment, the store query, the access-log append (group commit, before the response) and the Redis-backed rate limiter.',
+    `- Baseline: a separate child process, Koa + @koa/router + pg Pool(${r.server.poolMax}) with named prepared statements, stored JSON passed through as text, ` +
+      'on the same tables (`resource` primary key (patient_id, resource_type, id); for the search, `search_token` as the API uses it), no token, audit or rate limit.',
+    `- Load: autocannon ${'(programmatic)'} in the benchmark process, loopback, keep-alive, ${load.apiRead.connections} connections, pipelining 1, ` +
+      `${r.options['warmupSeconds']} s warm-up (not recorded) then ${r.options['seconds']} s measured per row. Every request draws a random target: ` +
+      `reads over ${n0(load.readTargets)} resources of ${load.patients.length} generated patients spread over the dataset (each with its own patient's token; ` +
+      `${load.readWithheld} resources the release policy withholds from the patient were left out, since they answer 404), searches over the same patients ` +
+      `(${Math.min(...load.searchEntries)}–${Math.max(...load.searchEntries)} entries per page).`,
+    `- Tokens: ${load.rateLimitKeys} real access tokens (${load.patients.length} patient accounts × ${load.apps} registered apps, scope \`patient/*.rs\`), each from the ` +
+      'authorization server by password + TOTP sign-in, consent and the PKCE code exchange. **Rate limits**: the configuration has no setting for them (no environment ' +
+      'variable), so the defaults are in force (600 requests per minute per app and patient); the load is spread over that many (app, patient) keys so that no key ' +
+      'reaches its limit. The limiter still runs (and costs a Redis round trip) on every request; a run that meets a 429 fails.',
+    '',
+    '**Caveats.** The server, PostgreSQL, Redis and the load generator share the same 2 cores, and the VM is noisy (see shared/docs/performance.md): ' +
+      'treat differences under about 20 % as noise. The "other CPU-s" column is CPU used meanwhile by everything else on the machine (e.g. another test run); ' +
+      'when it is not near zero, that row is low. autocannon reports latency in whole milliseconds.',
+    '',
+    '## Results',
+    '',
+    '| measurement | req/s | vs baseline | p50 ms | p90 ms | p99 ms | target | met? |',
+    '|---|---:|---:|---:|---:|---:|---|---|',
+    row(load.baselineRead, undefined, '–', '–'),
+    row(load.apiRead, load.baselineRead, `≥ 50 % of baseline, p99 < ${TARGETS.read.maxP99Ms} ms`, `ratio ${met(v.read.ratioMet)}; p99 ${met(v.read.p99Met)}`),
+    row(load.baselineSearch, undefined, '–', '–'),
+    row(load.apiSearch, load.baselineSearch, `≥ 60 % of baseline, p99 < ${TARGETS.search.maxP99Ms} ms, no seq scan`, `ratio ${met(v.search.ratioMet)}; p99 ${met(v.search.p99Met)}; no seq scan ${met(v.search.noSeqScan)}`),
+    ...(load.apiSearchNoTotal ? [row(load.apiSearchNoTotal, load.baselineSearch, '(not a target: no count query)', '–')] : []),
+    `| Patient/${e.patientId}/$everything (${n0(e.runs[0]!.entries)} entries, ${(e.runs[0]!.bytes / 2 ** 20).toFixed(1)} MiB), one at a time | – | – | ` +
+      `first byte ${e.medianFirstByteMs.toFixed(0)} | – | total ${e.medianTotalMs.toFixed(0)} (median of ${e.runs.length}) | < 1 s, streamed | ${everythingVerdict} |`,
+    '',
+    '### CPU per request',
+    '',
+    'CPU time per request during each measured run, by process (from /proc). PostgreSQL counts the backends of the benchmark database plus the server\'s shared processes; ' +
+      'Redis is the whole redis-server (shared with anything else using it).',
+    '',
+    '| measurement | server µs/req | PostgreSQL µs/req | Redis µs/req | autocannon µs/req | total µs/req | cores busy | other CPU-s | bytes/response |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    cpuRow(load.baselineRead),
+    cpuRow(load.apiRead),
+    cpuRow(load.baselineSearch),
+    cpuRow(load.apiSearch),
+    ...(load.apiSearchNoTotal ? [cpuRow(load.apiSearchNoTotal)] : []),
+    '',
+    cpuReading(r),
+    '',
+    '## $everything',
+    '',
+    `Patient/${e.patientId}/$everything without \`_count\` (the whole record as one streamed searchset Bundle), one request at a time after the load runs, ` +
+      `${e.storedResources.toLocaleString('en-US')} resources stored for the patient.`,
+    '',
+    '| run | status | headers ms | first byte ms | total ms | bytes | chunks | Transfer-Encoding | entries (match + include) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---|---|',
+    ...[e.warmup, ...e.runs].map(
+      (x, i) =>
+        `| ${i === 0 ? 'first (not in the median)' : i} | ${x.status} | ${x.headersMs.toFixed(0)} | ${x.firstByteMs.toFixed(0)} | ${x.totalMs.toFixed(0)} | ${n0(x.bytes)} | ${x.chunks} | ${x.transferEncoding ?? '(none)'} | ${x.entries} (${x.matches} + ${x.includes}) |`,
+    ),
+    '',
+    ...profileSection(r),
+    ...observations(r),
+    '## The API\'s SQL',
+    '',
+    'Captured from the API\'s own code (createFhirApp in a probe, same database, same kind of token) for one request of each kind after the load runs, ' +
+      'and each SELECT run again under `EXPLAIN (ANALYZE, BUFFERS)` with its bindings (warm; the second of two runs). Writes (the access-log append) are listed, not explained.',
+    '',
+    ...traceSection(r.traces.read),
+    ...traceSection(r.traces.search),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+function traceSection(t: RequestTrace): string[] {
+  const seq = [...new Set(t.explained.flatMap((x) => x.seqScans))];
+  const phi = [...new Set(t.explained.flatMap((x) => x.phiSeqScans))];
+  const noIndex = [...new Set(t.explained.flatMap((x) => x.seqScansWithoutIndex))];
+  const rows = Object.assign({}, ...t.explained.map((x) => x.seqScanRows)) as Record<string, number>;
+  const out = [
+    `### ${t.label}: \`GET ${t.path.replace(/patient=[^&]+/, 'patient=…')}\``,
+    '',
+    `HTTP ${t.status}, ${n0(t.bytes)} bytes; ${t.queries.total} SQL statements: ${t.queries.selects} SELECTs, ${t.queries.writes} writes, ${t.queries.other} other (BEGIN/COMMIT…). ` +
+      `Sequential scans on the tables that grow with the data (${PHI_TABLES.join(', ')}): ${phi.length ? `**${phi.join(', ')}**` : 'none'}. ` +
+      (seq.length
+        ? `Sequential scans on small tables, the planner's choice at their size: ${seq.filter((x) => !phi.includes(x)).map((x) => `${x} (${n0(rows[x] ?? 0)} rows)`).join(', ')}; ` +
+          (noIndex.length ? `**with enable_seqscan off these remain (no index serves them): ${noIndex.join(', ')}**.` : 'with enable_seqscan off every one of them becomes an index scan.')
+        : 'No other sequential scans.'),
+    '',
+    '| # | statement | planning ms | execution ms | seq scans |',
+    '|---:|---|---:|---:|---|',
+    ...t.explained.map((x, i) => `| ${i + 1} | \`${x.sql.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 120)}${x.sql.length > 120 ? '…' : ''}\` | ${x.planningMs.toFixed(3)} | ${x.executionMs.toFixed(3)} | ${x.seqScans.join(', ') || '–'} |`),
+    '',
+  ];
+  if (t.writes.length) out.push('Writes and other statements:', '', ...t.writes.map((w) => `- \`${w.replace(/\|/g, '\\|')}\``), '');
+  // The resource query itself in full (the one against `resource`), and every plan.
+  for (const [i, x] of t.explained.entries()) {
+    out.push(`<details><summary>${i + 1}. plan${x.phiSeqScans.length ? ' (SEQ SCAN on a table that grows with the data)' : ''}</summary>`, '', '```sql', x.sql, '```', '', `bindings: \`${JSON.stringify(x.bindings)}\``, '', '```', x.plan, '```', '', '</details>', '');
+  }
+  return out;
+}
+
+/** Where the CPU goes, from the measured rows only. */
+function cpuReading(r: ApiBenchResults): string {
+  const { load } = r;
+  const tot = (m: LoadResult) => m.cpuMicrosPerRequest.server + m.cpuMicrosPerRequest.postgres + m.cpuMicrosPerRequest.redis;
+  const ceiling = (m: LoadResult) => n0((r.machine.nproc * 1e6) / (tot(m) + m.cpuMicrosPerRequest.loadGenerator));
+  const rd = load.apiRead.cpuMicrosPerRequest;
+  const bd = load.baselineRead.cpuMicrosPerRequest;
+  const sd = load.apiSearch.cpuMicrosPerRequest;
+  const bs = load.baselineSearch.cpuMicrosPerRequest;
+  return (
+    `**Where the time goes.** A read through the API costs ${n0(rd.server)} µs of server CPU, ${n0(rd.postgres)} µs of PostgreSQL and ${n0(rd.redis)} µs of Redis ` +
+    `against ${n0(bd.server)} + ${n0(bd.postgres)} µs for the bare lookup (${(tot(load.apiRead) / tot(load.baselineRead)).toFixed(1)}× in all), ` +
+    `with ${r.traces.read.queries.total} SQL statements per read against 1 (see "The API's SQL" below). A search costs ${n0(sd.server)} + ${n0(sd.postgres)} + ${n0(sd.redis)} µs ` +
+    `against ${n0(bs.server)} + ${n0(bs.postgres)} µs (${(tot(load.apiSearch) / tot(load.baselineSearch)).toFixed(1)}×), with ${r.traces.search.queries.total} statements. ` +
+    `With the load generator on the same cores, the machine cannot exceed about ${ceiling(load.apiRead)} reads/s or ${ceiling(load.apiSearch)} searches/s through the API at ` +
+    `these costs (2 cores ÷ CPU µs per request, autocannon included), against ${ceiling(load.baselineRead)} and ${ceiling(load.baselineSearch)} for the baseline.`
+  );
+}
+
+function profileSection(r: ApiBenchResults): string[] {
+  const p = r.profiles;
+  if (!p) return [];
+  const names = [...new Set([...p.read.summary.packages, ...p.search.summary.packages].filter((x) => x.share >= 0.01).map((x) => x.name))];
+  const share = (s: ProfileSummary, name: string) => {
+    const x = s.packages.find((y) => y.name === name)?.share ?? 0;
+    return x ? `${(x * 100).toFixed(1)} %` : '–';
+  };
+  const order = names.sort((a, b) => (p.read.summary.packages.find((x) => x.name === b)?.share ?? 0) - (p.read.summary.packages.find((x) => x.name === a)?.share ?? 0));
+  return [
+    '## Where the server\'s CPU goes (CPU profile)',
+    '',
+    `After the measured runs the server was started again under \`node --cpu-prof\` for one more run of each kind (${r.options['profileSeconds']} s after a 3 s warm-up, ` +
+      `${n0(p.read.requestsPerSecond)} reads/s and ${n0(p.search.requestsPerSecond)} searches/s: profiling slows it, so these runs are not in the table above). ` +
+      'Each sample is charged to the nearest package frame on its stack, so native work (a socket write) counts for the library that asked for it. ' +
+      `Share of the server's busy CPU time (read: ${n0(p.read.summary.busyMs)} ms busy, search: ${n0(p.search.summary.busyMs)} ms):`,
+    '',
+    '| package | read | search |',
+    '|---|---:|---:|',
+    ...order.map((name) => `| ${name} | ${share(p.read.summary, name)} | ${share(p.search.summary, name)} |`),
+    `| of which pg's socket writes to PostgreSQL (writev, one per statement) | ${(p.read.summary.pgSocketWriteShare * 100).toFixed(1)} % | ${(p.search.summary.pgSocketWriteShare * 100).toFixed(1)} % |`,
+    ...p.read.summary.inclusive.map((x, i) => `| inclusive: ${x.name} | ${(x.share * 100).toFixed(1)} % | ${(p.search.summary.inclusive[i]!.share * 100).toFixed(1)} % |`),
+    '',
+  ];
+}
+
+/** What the measurements say about the gap to the baseline (from this run's figures only). */
+function observations(r: ApiBenchResults): string[] {
+  const { load, traces } = r;
+  const v = verdicts(r);
+  const read = load.apiRead.cpuMicrosPerRequest;
+  const bread = load.baselineRead.cpuMicrosPerRequest;
+  const stmts = traces.read.queries.total;
+  const selects = traces.read.queries.selects;
+  const perStatementNode = (read.server - bread.server) / Math.max(1, stmts - 1);
+  const perStatementPg = (read.postgres - bread.postgres) / Math.max(1, stmts - 1);
+  const count = traces.search.explained.find((e) => /^select count\(\*\)/i.test(e.sql.trim()));
+  const page = traces.search.explained.find((e) => /from "resource" as "r"/.test(e.sql) && !/^select count/i.test(e.sql.trim()));
+  const noTotal = load.apiSearchNoTotal;
+  const out = [
+    '## Observations',
+    '',
+    `1. **Statements per request.** A read runs ${stmts} SQL statements (${selects} SELECTs: grant check, the patient's birth date, active restrictions, ` +
+      `the resource, and the access-log head lock; plus the access-log transaction's inserts and update, group-committed across concurrent requests), ` +
+      `against 1 for the baseline. Spread over the extra statements, the read's extra cost is about ${n0(perStatementNode)} µs of server CPU and ` +
+      `${n0(perStatementPg)} µs of PostgreSQL CPU per statement.` +
+      (r.profiles
+        ? ` The profile agrees: ${(r.profiles.read.summary.pgSocketWriteShare * 100).toFixed(0)} % of the server's busy CPU during reads is pg writing statements to ` +
+          `the PostgreSQL socket (a writev system call per statement, expensive on this VM) and ${((r.profiles.read.summary.packages.find((x) => x.name === 'knex')?.share ?? 0) * 100).toFixed(0)} % ` +
+          'is knex building SQL. Fewer round trips per request (one query for grant, birth date and restrictions; the grant check cached for up to a second, ' +
+          'which token-access.ts already supports as `grantCacheMs` and API-3 allows, but createFhirApp does not set) is the largest lever on both processes.'
+        : ''),
+    `2. **Every statement is parsed and planned again.** knex sends unnamed statements, so PostgreSQL plans each one on every request ` +
+      (page ? `(the search's data query: ${page.planningMs.toFixed(2)} ms planning for ${page.executionMs.toFixed(2)} ms execution). ` : '. ') +
+      'The baseline uses named prepared statements. Preparing the few hot statements (shared/docs/performance.md measured +27 % for a search) would cut PostgreSQL CPU.',
+  ];
+  if (count) {
+    out.push(
+      `3. **The search counts every match on every page.** With no \`_total\` the API defaults to \`accurate\` and runs a \`count(*)\` over all matching ` +
+        `Observations before fetching the page (${count.executionMs.toFixed(2)} ms execution, ${n0(count.buffers)} buffers, against ` +
+        `${page ? `${page.executionMs.toFixed(2)} ms and ${n0(page.buffers)} buffers` : '?'} for the page itself).` +
+        (noTotal
+          ? ` The same search with \`_total=none\` ran at ${n0(noTotal.requestsPerSecond)} req/s (${pct(noTotal.requestsPerSecond / load.baselineSearch.requestsPerSecond)} of the baseline) ` +
+            `against ${n0(load.apiSearch.requestsPerSecond)} req/s, at ${n0(noTotal.cpuMicrosPerRequest.postgres)} µs of PostgreSQL CPU per request against ${n0(load.apiSearch.cpuMicrosPerRequest.postgres)}. ` +
+            'Defaulting to no total (FHIR leaves it to the server) or estimating it would remove the largest single cost of a search.'
+          : ''),
+    );
+  }
+  if (page) {
+    const loops = /loops=(\d+)\)\s*\n\s*Index Cond: \(\(patient_id = r\.patient_id\) AND \(resource_type = r\.resource_type\) AND \(resource_id = r\.id\)\)/.exec(page.plan)?.[1];
+    out.push(
+      `${count ? 4 : 3}. **The search's plan walks the patient's Observations.** The data query touched ${n0(page.buffers)} shared buffers for one page of ${r.load.searchEntries[0] ?? 20} ` +
+        `(the baseline's query: one index probe per row of the category). It starts from every Observation of the patient (the \`patient\` reference rows), ` +
+        `and checks the release policy (category/status alternatives), entered-in-error, holds and the category per row${loops ? ` (${loops} rows checked)` : ''}, then sorts by id: ` +
+        'its cost grows with the size of the patient\'s record rather than with the page. No sequential scan on a table that grows with the data was found' +
+        (v.search.noSeqScan ? '.' : ' **except as listed below**.'),
+    );
+  }
+  out.push('');
+  return out;
+}
