@@ -12,7 +12,7 @@
  */
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
-import { cancelPatientDelay, createPatientDelay, getPatientDelay, listPatientDelays, type Account, type DelayRequester, type Logger, type NewPatientDelay, type PatientDelay } from '@patient-access/consent';
+import { activeHoldItemWhere, cancelPatientDelay, createPatientDelay, getPatientDelay, listPatientDelays, type Account, type DelayRequester, type Logger, type NewPatientDelay, type PatientDelay } from '@patient-access/consent';
 import { ApiError, jsonBody, signedInAccount } from './api-support.js';
 import { concernedRecord, type ConcernedRecord, type RecordAccessDeps } from './record-access.js';
 
@@ -36,12 +36,10 @@ export function resultDelayRouter(deps: ResultDelayApiDeps): Router {
   const requester = (account: Account, r: ConcernedRecord): DelayRequester =>
     r.self ? { kind: 'patient', accountId: account.id } : { kind: 'proxy', accountId: account.id, delegationId: r.delegationId };
   const heldNow = async (patientId: string): Promise<Map<string, number>> => {
-    const at = now();
+    const active = activeHoldItemWhere(now(), 'release_hold_item');
     const rows = (await db('release_hold_item')
       .where({ patient_id: patientId, kind: 'patient-delay' })
-      .andWhere('held_from', '<=', at)
-      .andWhere('release_at', '>', at)
-      .andWhere((q) => q.whereNull('released_at').orWhere('released_at', '>', at))
+      .whereRaw(active.sql, active.bindings)
       .groupBy('source_id')
       .select('source_id')
       .count({ n: '*' })) as { source_id: string; n: string | number }[];

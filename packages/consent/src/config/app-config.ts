@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ageRulesFor, validateAgeRulesConfig, type AgeRules } from '../policy/age-rules.js';
 import { PolicyConfigError, isPlainObject } from '../policy/config-error.js';
-import { DEFAULT_RELEASE_POLICY, REL1_REFUSAL, validateReleasePolicy, type ReleasePolicy } from '../policy/release-policy.js';
+import { DEFAULT_RELEASE_POLICY, DELAY_LIKE, REL1_REFUSAL, validateReleasePolicy, type ReleasePolicy } from '../policy/release-policy.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -100,8 +100,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
 
 const JURISDICTION = /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/;
 const POLICY_KEYS = new Set(['releasePolicy', 'ageRules']);
-// A top-level key that smells of a delay is answered with the rule, not with "unknown setting" (REL-1).
-const DELAY_LIKE = /delay|hold|review|embargo|wait|defer|postpone|until/i;
 
 /**
  * POLICY_FILE: `{ "releasePolicy": { "releasePreliminary": false }, "ageRules": { "default": {…}, "jurisdictions": { "US-CA": {…} } } }`.
@@ -124,6 +122,7 @@ function readPolicy(file: string | undefined, jurisdiction: string | undefined, 
     return fallback;
   }
   for (const key of Object.keys(raw))
+    // A key that smells of a delay is answered with the rule, not with "unknown setting" (REL-1).
     if (!POLICY_KEYS.has(key)) problems.push(`POLICY_FILE: ${key}: ${DELAY_LIKE.test(key) ? REL1_REFUSAL : 'unknown setting (releasePolicy, ageRules)'}`); // REL-1
   try {
     const releasePolicy = validateReleasePolicy(raw['releasePolicy']);

@@ -77,6 +77,7 @@ export async function recordReleaseEvent(
     const released = await trx('release_hold_item')
       .where({ patient_id: input.patientId, resource_type: input.resourceType, resource_id: input.resourceId })
       .whereNull('released_at')
+      .andWhere('release_at', '>', input.at) // past its end it was released then: not stamped, not counted
       .andWhere((q) => {
         q.where({ kind: 'patient-delay', condition: 'until_clinician_release' });
         if (input.event === 'discussed') q.orWhere({ kind: 'legal', condition: 'until_discussed' });

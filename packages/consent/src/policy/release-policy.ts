@@ -20,7 +20,7 @@ export const REL1_REFUSAL =
   'is likely information blocking (REL-1: ONC FAQ on delays, 45 CFR 171.103). A result may only be held by a clinician harm hold on ' +
   'named resources (REL-2), a data-quality hold (REL-4), the patient\'s own delay (REL-5) or a cited state-law rule (REL-6)';
 // Any key that smells of a delay is answered with the rule, not with "unknown setting".
-const DELAY_LIKE = /delay|hold|review|embargo|wait|defer|postpone|release(on|after|at|time|when)|until/i;
+export const DELAY_LIKE = /delay|hold|review|embargo|wait|defer|postpone|release(on|after|at|time|when)|until/i;
 
 /** Parses the `releasePolicy` configuration object. Throws PolicyConfigError listing every problem. */
 export function validateReleasePolicy(raw: unknown, path = 'releasePolicy'): ReleasePolicy {

@@ -12,7 +12,7 @@
  */
 import type { Knex } from 'knex';
 import type { CodeableConcept, DiagnosticReport, Observation, Reference, Resource } from '@medplum/fhirtypes';
-import { DEFAULT_RELEASE_POLICY, placeConditionalHolds, releasedStatuses, type Coding, type ReleasePolicy } from '@patient-access/consent';
+import { DEFAULT_RELEASE_POLICY, enabledLegalHoldRules, placeConditionalHolds, releasedStatuses, type Coding, type ReleasePolicy } from '@patient-access/consent';
 
 type Result = Observation | DiagnosticReport;
 
@@ -63,16 +63,23 @@ export async function holdArrivingResults(trx: Knex, arrivals: { patientId: stri
     const j = r.kind === 'preference' ? undefined : jurisdictionOf({ address: r.address as never });
     if (j) jurisdiction.set(r.patient_id, j);
   }
+  // The codes each jurisdiction's enabled rules name, read once per batch: with a rule enabled, a
+  // result it cannot match (nearly all of them) costs no query of its own.
+  const ruleCodes = new Map<string, Set<string>>();
+  for (const j of new Set(jurisdiction.values()))
+    ruleCodes.set(j, new Set((await enabledLegalHoldRules(trx, j, at)).flatMap((rule) => rule.codes.map((c) => `${c.system}|${c.code}`))));
   let held = 0;
   for (const { patientId, result } of arrivals) {
     const j = jurisdiction.get(patientId);
-    if (!withPreferences.has(patientId) && j === undefined) continue;
+    const codes = codings(result.code ? [result.code] : []);
+    const ruleMayApply = j !== undefined && codes.some((c) => ruleCodes.get(j)!.has(`${c.system}|${c.code}`));
+    if (!withPreferences.has(patientId) && !ruleMayApply) continue;
     const items = await placeConditionalHolds(trx, {
       patientId,
       resourceType: result.resourceType,
       resourceId: result.id!,
       categories: codings(result.category),
-      codes: codings(result.code ? [result.code] : []),
+      codes,
       orderIds: orderIds(result.basedOn),
       ...(j ? { jurisdiction: j } : {}),
       at,
