@@ -1,6 +1,7 @@
 export * from './config/app-config.js';
 export * from './db/database.js';
 export * from './db/migrations.js';
+export * from './db/prepared.js';
 export { consentMigrations } from './migrations/index.js';
 export { hashPassword, verifyPassword } from './accounts/password.js';
 export { base32Encode, generateTotpSecret, matchTotpStep, totpAt, verifyTotp } from './accounts/totp.js';

@@ -77,6 +77,28 @@ describe('search by parameter type', () => {
   });
 });
 
+describe('patient= within the compartment', () => {
+  // The store checks patient=Patient/{own id} row by row (a planner hint): it must still exclude a
+  // resource that is in the compartment only as its performer.
+  test('a resource in the compartment only through performer is not a patient= match', async () => {
+    await t.db
+      .transaction(async (trx) => {
+        const performed = { ...observation('o2-by-p1', 'p2'), performer: [{ reference: 'Patient/p1' }] } as ReturnType<typeof observation>;
+        await writeResources(trx, [performed], { now: new Date('2026-01-01T00:00:00Z') });
+        const inTrx = new ResourceStore(trx);
+        expect(ids(await inTrx.search(q('Observation', '_id=o2-by-p1'), p1))).toEqual(['o2-by-p1']);
+        expect(ids(await inTrx.search(q('Observation', '_id=o2-by-p1&patient=p1'), p1))).toEqual([]);
+        expect(ids(await inTrx.search(q('Observation', '_id=o2-by-p1&patient=Patient/p1'), p1))).toEqual([]);
+        expect(ids(await inTrx.search(q('Observation', 'patient=p1&category=laboratory&_count=100'), p1))).not.toContain('o2-by-p1');
+        throw new Error('rollback');
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof Error) || err.message !== 'rollback') throw err;
+      });
+    expect(await store.read('Observation', 'o2-by-p1', p1)).toBeUndefined();
+  });
+});
+
 describe('paging, counts and includes', () => {
   test('pages are stable and complete', async () => {
     const seen: string[] = [];
@@ -96,6 +118,16 @@ describe('paging, counts and includes', () => {
     expect(ids(first)).toEqual(['o1-prelim', 'o1-11']);
     const second = await store.search({ ...q('Observation', 'category=laboratory&_sort=-date&_count=2'), cursor: first.next! }, p1);
     expect(ids(second)).toEqual(['o1-10', 'o1-09']);
+    // The count rides on the page's rows: every page carries the whole total.
+    expect([first.total, second.total]).toEqual([13, 13]);
+  });
+  test('a cursor past the last page still reports the total', async () => {
+    const keyset = await store.search({ ...q('Observation', 'category=laboratory&_count=5'), cursor: { afterId: 'zzz' } }, p1);
+    const sorted = await store.search({ ...q('Observation', 'category=laboratory&_sort=-date&_count=5'), cursor: { offset: 500 } }, p1);
+    expect([keyset.total, ids(keyset), sorted.total, ids(sorted)]).toEqual([13, [], 13, []]);
+    const none = await store.search({ ...q('Observation', 'category=laboratory&_total=none&_count=5'), cursor: { afterId: 'o1-05' } }, p1);
+    expect(none.total).toBeUndefined();
+    expect(ids(none).every((id) => id > 'o1-05')).toBe(true);
   });
   test('_summary=count counts only the compartment', async () => {
     const r = await store.search(q('Observation', '_summary=count'), p1);

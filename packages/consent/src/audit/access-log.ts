@@ -183,6 +183,7 @@ export async function appendAccessLog(db: Knex, entries: readonly AccessLogEntry
       patients.flatMap((p) => [p, GENESIS_HASH]),
     );
     // AUD-2: the chain tail is locked, so concurrent appends for a patient never fork its chain.
+    // (A separate statement: it must see heads another writer created since this one began.)
     const heads = (await trx.raw(
       `select patient_id, seq, hash from access_log_head where patient_id in (${patients.map(() => '?').join(', ')}) order by patient_id for update`,
       patients,
@@ -203,17 +204,24 @@ export async function appendAccessLog(db: Knex, entries: readonly AccessLogEntry
       headOf.set(p, { seq, hash });
     }
 
-    for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+    // The last chunk of rows and the new heads go in one statement (a data-modifying WITH).
+    const lastChunk = Math.floor((records.length - 1) / INSERT_CHUNK) * INSERT_CHUNK;
+    for (let i = 0; i < lastChunk; i += INSERT_CHUNK) {
       await trx('access_log').insert(records.slice(i, i + INSERT_CHUNK).map(toRow));
     }
+    const insert = trx('access_log').insert(records.slice(lastChunk).map(toRow)).toSQL();
     await trx.raw(
-      `update access_log_head as h set seq = v.seq, hash = v.hash
+      `with appended as (${insert.sql})
+       update access_log_head as h set seq = v.seq, hash = v.hash
          from (values ${patients.map(() => '(?, ?::bigint, ?)').join(', ')}) as v(patient_id, seq, hash)
         where h.patient_id = v.patient_id`,
-      patients.flatMap((p) => {
-        const head = headOf.get(p)!;
-        return [p, head.seq, head.hash];
-      }),
+      [
+        ...insert.bindings,
+        ...patients.flatMap((p) => {
+          const head = headOf.get(p)!;
+          return [p, head.seq, head.hash];
+        }),
+      ],
     );
     return records.map((r) => ({ patientId: r.patientId, seq: r.seq, hash: r.hash }));
   });

@@ -4,6 +4,7 @@
  * still in force (API-3, PRX-6: revoking any of them ends access at once).
  */
 import type { Knex } from 'knex';
+import { preparedFirst } from '../db/prepared.js';
 import type { DelegationBasis } from '../delegations/delegation-store.js';
 import { coveredBy, formatScopes } from '../scopes/scope-access.js';
 import { parseScopes, type Scope } from '../scopes/scope-grammar.js';
@@ -88,15 +89,30 @@ export async function findAppGrant(db: Knex, id: string): Promise<AppGrant | und
   return row && toGrant(row);
 }
 
-/** The grant if it, its account and its delegation are all in force at `at`; else the reason not. */
-export async function grantInForce(db: Knex, id: string, at: Date): Promise<GrantInForce | { denied: GrantDenial }> {
-  const row = (await db('app_grant as g')
+/** The row `grantInForceQuery` selects: the grant, its account's status and its delegation. */
+export type GrantContextRow = GrantRow & {
+  account_status: string;
+  d_status: string | null;
+  d_basis: DelegationBasis | null;
+  d_access_level: 'full' | 'limited' | null;
+  d_related_person_id: string | null;
+  d_starts_at: Date | string | null;
+  d_ends_at: Date | string | null;
+};
+
+/**
+ * The grant with its account and delegation, one indexed lookup. The FHIR API adds columns of its
+ * own to it (the request context in one round trip), so it is exported as a query, with
+ * `grantDecision` to read the row.
+ */
+export function grantInForceQuery(db: Knex, id: string): Knex.QueryBuilder {
+  return db('app_grant as g')
     .join('account as a', 'a.id', 'g.account_id')
     .leftJoin('proxy_delegation as d', function joinDelegation() {
       this.on('d.patient_id', '=', 'g.patient_id').andOn('d.id', '=', 'g.delegation_id');
     })
     .where('g.id', id)
-    .first(
+    .select(
       'g.*',
       'a.status as account_status',
       'd.status as d_status',
@@ -105,17 +121,12 @@ export async function grantInForce(db: Knex, id: string, at: Date): Promise<Gran
       'd.related_person_id as d_related_person_id',
       'd.starts_at as d_starts_at',
       'd.ends_at as d_ends_at',
-    )) as
-    | (GrantRow & {
-        account_status: string;
-        d_status: string | null;
-        d_basis: DelegationBasis | null;
-        d_access_level: 'full' | 'limited' | null;
-        d_related_person_id: string | null;
-        d_starts_at: Date | string | null;
-        d_ends_at: Date | string | null;
-      })
-    | undefined;
+    )
+    .limit(1);
+}
+
+/** The grant if it, its account and its delegation are all in force at `at`; else the reason not. */
+export function grantDecision(row: GrantContextRow | undefined, at: Date): GrantInForce | { denied: GrantDenial } {
   if (!row) return { denied: 'grant-unknown' };
   if (row.account_status !== 'active') return { denied: 'account-inactive' };
   if (row.delegation_id !== null) {
@@ -134,6 +145,11 @@ export async function grantInForce(db: Knex, id: string, at: Date): Promise<Gran
     grant: toGrant(row),
     delegation: { id: row.delegation_id, basis: row.d_basis!, accessLevel: row.d_access_level!, relatedPersonId: row.d_related_person_id },
   };
+}
+
+/** The grant if it, its account and its delegation are all in force at `at`; else the reason not. */
+export async function grantInForce(db: Knex, id: string, at: Date): Promise<GrantInForce | { denied: GrantDenial }> {
+  return grantDecision(await preparedFirst<GrantContextRow>(db, grantInForceQuery(db, id)), at);
 }
 
 export async function touchAppGrant(db: Knex, id: string, at: Date): Promise<void> {

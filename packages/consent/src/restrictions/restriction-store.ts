@@ -160,7 +160,7 @@ export function validateRestriction(input: NewRestriction): NewRestriction & { c
   };
 }
 
-interface RestrictionRow {
+export interface RestrictionRow {
   patient_id: string;
   id: string;
   recipient_kind: 'proxy' | 'app';
@@ -243,22 +243,30 @@ export async function listRestrictions(db: Knex, patientId: string): Promise<Pat
   return rows.map(fromRow);
 }
 
+/** The columns `restrictionFromRow` reads. */
+export const ACTIVE_RESTRICTION_COLUMNS = ['patient_id', 'id', 'recipient_kind', 'proxy_account_id', 'client_id', 'resource_type', 'category_system', 'category_code'] as const;
+export type ActiveRestrictionRow = Pick<RestrictionRow, (typeof ACTIVE_RESTRICTION_COLUMNS)[number]>;
+
+/** A restriction row in the shape `accessPlan` takes. */
+export function restrictionFromRow(r: ActiveRestrictionRow): Restriction {
+  return {
+    id: r.id,
+    recipient: recipientOf(r),
+    ...(r.resource_type !== null ? { resourceType: r.resource_type } : {}),
+    category: { system: r.category_system, code: r.category_code },
+  };
+}
+
 /**
  * The restrictions in force on a patient's record, in the shape `accessPlan` takes: one indexed
- * query (patient_id, status), run on every FHIR request so a new or ended restriction applies at once.
+ * query (patient_id, status). The FHIR API reads them with its grant check on every request
+ * (request-context.ts), so a new or ended restriction applies at once.
  */
 export async function activeRestrictions(db: Knex, patientId: string): Promise<Restriction[]> {
   const rows = (await db<RestrictionRow>('patient_restriction')
     .where({ patient_id: patientId, status: 'active' })
-    .select('patient_id', 'id', 'recipient_kind', 'proxy_account_id', 'client_id', 'resource_type', 'category_system', 'category_code')) as RestrictionRow[];
-  return rows.map(
-    (r): Restriction => ({
-      id: r.id,
-      recipient: recipientOf(r),
-      ...(r.resource_type !== null ? { resourceType: r.resource_type } : {}),
-      category: { system: r.category_system, code: r.category_code },
-    }),
-  );
+    .select(...ACTIVE_RESTRICTION_COLUMNS)) as ActiveRestrictionRow[];
+  return rows.map(restrictionFromRow);
 }
 
 /** Ends a restriction at once (the patient's request, HIPAA 164.522(a)(2)); the row is kept. */

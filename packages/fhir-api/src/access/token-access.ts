@@ -1,7 +1,7 @@
 /**
  * The access pipeline every PHI route runs first: verify the Bearer token (signature, issuer,
- * audience = this FHIR base, expiry), confirm its grant is still in force (cached for at most a
- * second: API-3), then evaluate the access plan for the patient now (age rules, delegation,
+ * audience = this FHIR base, expiry), confirm its grant is still in force (API-3: read on every
+ * request unless grantCacheMs is set), then evaluate the access plan for the patient now (age rules, delegation,
  * release policy, the patient's restrictions: PRX-1…6, REL-1…8, IB-1). Any failure is one 401
  * that says nothing about the data.
  */
@@ -9,8 +9,6 @@ import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Knex } from 'knex';
 import {
   accessPlan,
-  activeRestrictions,
-  grantInForce,
   intersectScopes,
   parseScopes,
   touchAppGrant,
@@ -23,6 +21,7 @@ import {
   type ScopeContext,
 } from '@patient-access/consent';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
+import { loadRequestContext, type RequestContext } from './request-context.js';
 
 export interface TokenAccess {
   patientId: string;
@@ -66,18 +65,45 @@ function proxyScopeExceeded(): OperationOutcomeError {
   });
 }
 
+/**
+ * Verified tokens are remembered (by their exact text) for at most this long, and never past
+ * their `exp`: an app sends the same token on every request, and verifying its signature again
+ * is the largest CPU cost of a read after the database (shared/docs/performance.md). What can end
+ * a token early (revocation, an ended delegation, a narrowed grant) is checked on every request
+ * in the database, not here; the bound only limits how long a token signed by a key withdrawn in
+ * an emergency stays accepted.
+ */
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+const MAX_VERIFIED_TOKENS = 10_000;
+
 export function createAccessResolver(o: AccessResolverOptions): (authorization: string | undefined) => Promise<TokenAccess> {
   const now = o.now ?? (() => new Date());
   const cacheMs = o.grantCacheMs ?? 0;
-  const grants = new Map<string, { until: number; value: Promise<GrantInForce | { denied: string }> }>();
+  const contexts = new Map<string, { until: number; value: Promise<RequestContext> }>();
+  const verified = new Map<string, { until: number; claims: JWTPayload }>();
 
-  const checkGrant = (grantId: string, at: Date) => {
-    const hit = grants.get(grantId);
+  const requestContext = (grantId: string, at: Date) => {
+    if (cacheMs <= 0) return loadRequestContext(o.db, grantId, at);
+    const hit = contexts.get(grantId);
     if (hit && hit.until > Date.now()) return hit.value;
-    const value = grantInForce(o.db, grantId, at);
-    grants.set(grantId, { until: Date.now() + cacheMs, value });
-    if (grants.size > 10_000) grants.clear();
+    const value = loadRequestContext(o.db, grantId, at);
+    contexts.set(grantId, { until: Date.now() + cacheMs, value });
+    if (contexts.size > 10_000) contexts.clear();
     return value;
+  };
+
+  const verify = async (token: string): Promise<JWTPayload> => {
+    const hit = verified.get(token);
+    if (hit && hit.until > Date.now()) return hit.claims;
+    if (hit) verified.delete(token);
+    const { payload } = await jwtVerify(token, o.keys, { issuer: o.issuer, audience: o.fhirBaseUrl, typ: 'at+jwt' });
+    const until = Math.min(Date.now() + VERIFIED_TOKEN_TTL_MS, typeof payload.exp === 'number' ? payload.exp * 1000 : 0);
+    if (until > Date.now()) {
+      // Oldest first out: a Map iterates in insertion order.
+      if (verified.size >= MAX_VERIFIED_TOKENS) verified.delete(verified.keys().next().value!);
+      verified.set(token, { until, claims: payload });
+    }
+    return payload;
   };
 
   return async (authorization) => {
@@ -85,7 +111,7 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
     if (!match) throw invalidToken('A Bearer access token is required');
     let claims: JWTPayload;
     try {
-      ({ payload: claims } = await jwtVerify(match[1]!, o.keys, { issuer: o.issuer, audience: o.fhirBaseUrl, typ: 'at+jwt' }));
+      claims = await verify(match[1]!);
     } catch {
       throw invalidToken('The access token is invalid or expired');
     }
@@ -93,7 +119,7 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
     const patientId = claims['patient'];
     if (typeof grantId !== 'string' || typeof patientId !== 'string') throw invalidToken('The access token carries no patient context');
     const at = now();
-    const inForce = await checkGrant(grantId, at);
+    const inForce = await requestContext(grantId, at);
     if ('denied' in inForce) {
       // PRX-6: a proxy whose delegation ended or was suspended is told so, without detail.
       if (inForce.denied === 'delegation-inactive') throw proxyScopeExceeded();
@@ -106,14 +132,12 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
     if (at.getTime() - last > 3_600_000) touchAppGrant(o.db, grantId, at).catch(() => undefined);
 
     const fhirUser = typeof claims['fhirUser'] === 'string' ? claims['fhirUser'] : undefined;
-    // IB-1: the patient's restrictions, read on every request (one indexed query, no cache) so a
-    // new or ended restriction applies to the very next request. The plan keeps only those naming
-    // this proxy or this app: a restriction on a proxy never touches the patient's own access.
-    const [patientBirthDate, restrictions] = await Promise.all([birthDate(o.db, patientId), activeRestrictions(o.db, patientId)]);
+    // IB-1: the plan keeps only the restrictions naming this proxy or this app: a restriction on a
+    // proxy never touches the patient's own access.
     const plan = accessPlan({
       relationship: relationshipOf(inForce, fhirUser, patientId),
-      patientBirthDate,
-      restrictions,
+      patientBirthDate: inForce.patientBirthDate,
+      restrictions: inForce.restrictions,
       at,
       ...(o.ageRules ? { ageRules: o.ageRules } : {}),
       ...(o.releasePolicy ? { releasePolicy: o.releasePolicy } : {}),
@@ -152,11 +176,4 @@ function relationshipOf(g: GrantInForce, fhirUser: string | undefined, patientId
   // patient sees (REL-8: one release predicate for every channel).
   if (fhirUser?.endsWith(`/Patient/${patientId}`) || fhirUser?.includes('/Practitioner/')) return { kind: 'self' };
   return { kind: 'none' };
-}
-
-async function birthDate(db: Knex, patientId: string): Promise<string | undefined> {
-  const row = (await db('resource')
-    .where({ patient_id: patientId, resource_type: 'Patient', id: patientId })
-    .first(db.raw("content->>'birthDate' as birth_date"))) as { birth_date: string | null } | undefined;
-  return row?.birth_date ?? undefined;
 }

@@ -75,7 +75,9 @@ export function filterSql(f: Filter, shared: boolean): Sql {
     }
     case 'reference':
       return {
-        sql: `exists (select 1 from search_token t where ${owner('t', shared)} and t.param = ? and t.code in (${f.values.map(() => '?').join(',')}))`,
+        // OFFSET 0 keeps a per-row check a correlated subplan: PostgreSQL cannot then start the
+        // search from it (see ResourceStore.visibleQuery).
+        sql: `exists (select 1 from search_token t where ${owner('t', shared)} and t.param = ? and t.code in (${f.values.map(() => '?').join(',')})${f.perRow ? ' offset 0' : ''})`,
         bindings: [f.param, ...f.values],
       };
     case 'date': {

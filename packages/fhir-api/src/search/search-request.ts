@@ -18,7 +18,16 @@ export interface DateValue {
 
 export type Filter =
   | { kind: 'token'; param: string; not?: boolean; values: TokenValue[] }
-  | { kind: 'reference'; param: string; values: string[] }
+  | {
+      kind: 'reference';
+      param: string;
+      values: string[];
+      /**
+       * Checked row by row rather than used to find rows: set by the store when the reference is
+       * to the compartment's own patient, which nearly every row of the compartment matches.
+       */
+      perRow?: boolean;
+    }
   | { kind: 'date'; param: string; values: DateValue[] }
   | { kind: 'string'; param: string; modifier?: 'exact' | 'contains'; values: string[] }
   | { kind: 'id'; values: string[] }

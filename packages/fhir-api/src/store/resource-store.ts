@@ -5,6 +5,7 @@
  * text (no parse and re-stringify on the hot path).
  */
 import type { Knex } from 'knex';
+import { preparedRows } from '@patient-access/consent';
 import { REFERENCES_PARAM } from '../search/extract.js';
 import { andSql, or } from '../search/filter-sql.js';
 import { isCompartmentType, supportedResourceTypes } from '../search/registry.js';
@@ -53,7 +54,7 @@ export class ResourceStore {
   async read(resourceType: string, id: string, access: AccessScope): Promise<StoredResource | undefined> {
     const q = this.visibleQuery(resourceType, access, [{ kind: 'id', values: [id] }]);
     if (!q) return undefined;
-    const row = (await q.select(selectColumns(this.db)).first()) as Row | undefined;
+    const [row] = await preparedRows<Row>(this.db, q.select(selectColumns(this.db)).limit(1));
     return row ? (await this.redactResults([toStored(row)], access))[0] : undefined;
   }
 
@@ -61,27 +62,52 @@ export class ResourceStore {
     const base = () => this.visibleQuery(req.resourceType, access, req.filters);
     const q = base();
     if (!q) return { total: 0, matches: [], included: [] };
-    const total = req.totalMode === 'accurate' || req.summaryCount ? await this.count(base()!) : undefined;
-    if (req.summaryCount) return { ...(total !== undefined ? { total } : {}), matches: [], included: [] };
-
+    if (req.summaryCount) return { total: await this.count(q), matches: [], included: [] };
+    const wantTotal = req.totalMode === 'accurate';
+    const shared = !isCompartmentType(req.resourceType);
+    const keys = shared ? ['resource_type', 'id'] : ['patient_id', 'resource_type', 'id'];
     const sorted = req.sort.length > 0 && !(req.sort.length === 1 && req.sort[0]!.param === '_id' && !req.sort[0]!.descending);
-    const page = q.select(selectColumns(this.db)).limit(req.count + 1);
+    const offset = req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0;
+    const afterId = req.cursor && 'afterId' in req.cursor ? req.cursor.afterId : undefined;
+    const order = (b: Knex.QueryBuilder) => {
+      if (sorted) for (const key of req.sort) this.orderBy(b, req.resourceType, key.param, key.descending);
+      return b.orderBy('r.id', 'asc');
+    };
+
+    // The page's keys, and the total in the same statement: a window count is taken over every
+    // match before ORDER BY and LIMIT, so the matches are found once, not once to count and once
+    // to page. Only keys are carried through the count and the sort; content is joined for the page.
+    q.select(keys.map((k) => `r.${k}`));
+    if (wantTotal) q.select(this.db.raw('count(*) over () as total'));
+    let page: Knex.QueryBuilder;
     if (sorted) {
-      for (const key of req.sort) this.orderBy(page, req.resourceType, key.param, key.descending);
-      page.orderBy('r.id', 'asc');
-      const offset = req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0;
+      page = order(q).limit(req.count + 1);
       if (offset) page.offset(offset);
+    } else if (afterId !== undefined && wantTotal) {
+      // The count covers every match, so the keyset condition goes outside it.
+      page = this.db.from(q.as('m')).select('m.*').where('m.id', '>', afterId).orderBy('m.id', 'asc').limit(req.count + 1);
     } else {
-      if (req.cursor && 'afterId' in req.cursor) page.where('r.id', '>', req.cursor.afterId);
-      page.orderBy('r.id', 'asc');
+      if (afterId !== undefined) q.where('r.id', '>', afterId);
+      page = q.orderBy('r.id', 'asc').limit(req.count + 1);
     }
-    const rows = (await page) as Row[];
+    const table = shared ? 'shared_resource' : 'resource';
+    const withContent = this.db
+      .from(page.as('p'))
+      .join(`${table} as r`, function joinPage() {
+        for (const k of keys) this.on(`r.${k}`, '=', `p.${k}`);
+      })
+      .select(selectColumns(this.db));
+    if (wantTotal) withContent.select('p.total');
+    const rows = await preparedRows<Row & { total?: string | number }>(this.db, order(withContent));
+
+    let total: number | undefined;
+    if (wantTotal) {
+      // An empty page after the first (a cursor past the end) has no row to carry the count.
+      total = rows.length ? Number(rows[0]!.total) : req.cursor ? await this.count(base()!) : 0;
+    }
     const matches = await this.redactResults(rows.slice(0, req.count).map(toStored), access);
     let next: PageCursor | undefined;
-    if (rows.length > req.count) {
-      const offset = req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0;
-      next = sorted ? { offset: offset + req.count } : { afterId: matches[matches.length - 1]!.id };
-    }
+    if (rows.length > req.count) next = sorted ? { offset: offset + req.count } : { afterId: matches[matches.length - 1]!.id };
     const included = await this.redactResults(await this.includes(req, access, matches), access);
     return { ...(total !== undefined ? { total } : {}), matches, included, ...(next ? { next } : {}) };
   }
@@ -107,7 +133,7 @@ export class ResourceStore {
         const q = this.visibleQuery(type, narrowed, o.filters ?? []);
         if (!q) break;
         if (afterId !== undefined) q.where('r.id', '>', afterId);
-        const rows = (await q.select(selectColumns(this.db)).orderBy('r.id').limit(pageSize)) as Row[];
+        const rows = await preparedRows<Row>(this.db, q.select(selectColumns(this.db)).orderBy('r.id').limit(pageSize));
         for (const stored of await this.redactResults(rows.map(toStored), narrowed)) yield stored;
         if (rows.length < pageSize) break;
         afterId = rows[rows.length - 1]!.id;
@@ -236,7 +262,7 @@ export class ResourceStore {
       const restrictions = or(typeAccess.anyOf.map((set) => andSql(set, shared)));
       q.whereRaw(restrictions.sql, restrictions.bindings as Knex.RawBinding[]);
     }
-    const required = [...(typeAccess.allOf ?? []), ...filters];
+    const required = [...(typeAccess.allOf ?? []), ...(shared ? filters : filters.map((f) => ownPatientCheck(f, access.patientIds)))];
     if (required.length) {
       const sql = andSql(required, shared);
       q.whereRaw(sql.sql, sql.bindings as Knex.RawBinding[]);
@@ -245,7 +271,7 @@ export class ResourceStore {
   }
 
   private async count(q: Knex.QueryBuilder): Promise<number> {
-    const row = (await q.count({ n: '*' }).first()) as { n: string | number } | undefined;
+    const [row] = await preparedRows<{ n: string | number }>(this.db, q.count({ n: '*' }));
     return Number(row?.n ?? 0);
   }
 
@@ -285,13 +311,13 @@ export class ResourceStore {
     for (const inc of req.includes) {
       for (const [type, targetIds] of await this.referencedIds(req.resourceType, inc, ids, access)) {
         const q = this.visibleQuery(type, access, [{ kind: 'id', values: targetIds }]);
-        if (q) add((await q.select(selectColumns(this.db))) as Row[]);
+        if (q) add(await preparedRows<Row>(this.db, q.select(selectColumns(this.db))));
       }
     }
     const refs = matches.map((m) => `${m.resourceType}/${m.id}`);
     for (const rev of req.revincludes) {
       const q = this.visibleQuery(rev.sourceType, access, [{ kind: 'reference', param: rev.param, values: refs }]);
-      if (q) add((await q.select(selectColumns(this.db)).orderBy('r.id').limit(5000)) as Row[]);
+      if (q) add(await preparedRows<Row>(this.db, q.select(selectColumns(this.db)).orderBy('r.id').limit(5000)));
     }
     return out;
   }
@@ -314,6 +340,20 @@ export class ResourceStore {
     }
     return byType;
   }
+}
+
+/**
+ * `patient=Patient/{id}` within that patient's own compartment matches nearly every row the
+ * compartment condition already selects, yet PostgreSQL, which cannot see that the reference and
+ * the compartment key are correlated, estimates it as the rarest filter and starts there: a lab
+ * search then walks all of the patient's Observations (scripts/bench/API-RESULTS.md). Such a
+ * filter is checked row by row instead, so the search starts from its selective filters
+ * (category, code, date) or, with none, from the compartment's key range.
+ */
+function ownPatientCheck(f: Filter, patientIds: readonly string[]): Filter {
+  if (f.kind !== 'reference' || !f.values.length) return f;
+  const own = f.values.every((v) => v.startsWith('Patient/') && patientIds.includes(v.slice('Patient/'.length)));
+  return own ? { ...f, perRow: true } : f;
 }
 
 const OBSERVATION_REF = /(?:^|\/)Observation\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
