@@ -67,7 +67,9 @@ export async function startProbe(databaseUrl: string, env: Record<string, string
   db.on('query', (q: { sql: string; bindings?: unknown[] }) => {
     if (!recording) return;
     const head = q.sql.trimStart().slice(0, 12).toLowerCase();
-    const kind = head.startsWith('select') || head.startsWith('with') ? 'select' : /^(insert|update|delete)/.test(head) ? 'write' : 'other';
+    // A WITH that modifies data (the access-log append) is a write: EXPLAIN ANALYZE would run it.
+    const modifies = /(^|\(|\)\s*)(insert|update|delete)\b/i.test(q.sql.trim());
+    const kind = modifies ? 'write' : head.startsWith('select') || head.startsWith('with') ? 'select' : 'other';
     recording.push({ sql: q.sql, bindings: q.bindings ?? [], kind });
   });
   const accessLog: AccessLogWriter = createAccessLogWriter(db);

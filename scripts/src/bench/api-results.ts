@@ -257,52 +257,57 @@ function observations(r: ApiBenchResults): string[] {
   const v = verdicts(r);
   const read = load.apiRead.cpuMicrosPerRequest;
   const bread = load.baselineRead.cpuMicrosPerRequest;
+  const search = load.apiSearch.cpuMicrosPerRequest;
+  const bsearch = load.baselineSearch.cpuMicrosPerRequest;
   const stmts = traces.read.queries.total;
   const selects = traces.read.queries.selects;
-  const perStatementNode = (read.server - bread.server) / Math.max(1, stmts - 1);
-  const perStatementPg = (read.postgres - bread.postgres) / Math.max(1, stmts - 1);
-  const count = traces.search.explained.find((e) => /^select count\(\*\)/i.test(e.sql.trim()));
-  const page = traces.search.explained.find((e) => /from "resource" as "r"/.test(e.sql) && !/^select count/i.test(e.sql.trim()));
+  const page = traces.search.explained.find((e) => /from "resource" as "r"/.test(e.sql));
   const noTotal = load.apiSearchNoTotal;
+  const profile = r.profiles;
+  const share = (kind: 'read' | 'search', name: string) => pct(profile?.[kind].summary.packages.find((x) => x.name === name)?.share ?? 0);
   const out = [
     '## Observations',
     '',
-    `1. **Statements per request.** A read runs ${stmts} SQL statements (${selects} SELECTs: grant check, the patient's birth date, active restrictions, ` +
-      `the resource, and the access-log head lock; plus the access-log transaction's inserts and update, group-committed across concurrent requests), ` +
-      `against 1 for the baseline. Spread over the extra statements, the read's extra cost is about ${n0(perStatementNode)} µs of server CPU and ` +
-      `${n0(perStatementPg)} µs of PostgreSQL CPU per statement.` +
-      (r.profiles
-        ? ` The profile agrees: ${(r.profiles.read.summary.pgSocketWriteShare * 100).toFixed(0)} % of the server's busy CPU during reads is pg writing statements to ` +
-          `the PostgreSQL socket (a writev system call per statement, expensive on this VM) and ${((r.profiles.read.summary.packages.find((x) => x.name === 'knex')?.share ?? 0) * 100).toFixed(0)} % ` +
-          'is knex building SQL. Fewer round trips per request (one query for grant, birth date and restrictions; the grant check cached for up to a second, ' +
-          'which token-access.ts already supports as `grantCacheMs` and API-3 allows, but createFhirApp does not set) is the largest lever on both processes.'
+    `1. **Statements per request.** A read runs ${stmts} SQL statements, ${selects} of them SELECTs: the request context (grant, account and delegation, ` +
+      "the patient's birth date and restrictions in force, one statement, uncached, so a revocation applies to the next request), the resource, and the " +
+      'access-log head lock; the others are the access-log transaction (its rows and the new head in one statement), group-committed across concurrent ' +
+      `requests. The baseline runs 1. Per read the API costs ${n0(read.server)} µs of server CPU and ${n0(read.postgres)} µs of PostgreSQL CPU against ` +
+      `${n0(bread.server)} and ${n0(bread.postgres)}; per search ${n0(search.server)} and ${n0(search.postgres)} against ${n0(bsearch.server)} and ${n0(bsearch.postgres)}.`,
+    '2. **Hot statements are prepared.** The request context, the read and the search page run as named statements on each ' +
+      'pooled connection, so PostgreSQL parses and plans them once per connection' +
+      (page ? ` (EXPLAIN below, run unnamed, shows what that saves per request: ${page.planningMs.toFixed(2)} ms planning for the search page's ${page.executionMs.toFixed(2)} ms execution).` : '.'),
+    '3. **The total rides on the page.** The count is a window over the matches in the page\'s own statement (only keys are carried through it; content is joined ' +
+      'for the page rows), so the matches are found once per request, not once to count and once to page.' +
+      (noTotal
+        ? ` The same search with \`_total=none\` ran at ${n0(noTotal.requestsPerSecond)} req/s against ${n0(load.apiSearch.requestsPerSecond)} req/s with the total ` +
+          `(${n0(noTotal.cpuMicrosPerRequest.postgres)} against ${n0(search.postgres)} µs of PostgreSQL CPU per request).`
         : ''),
-    `2. **Every statement is parsed and planned again.** knex sends unnamed statements, so PostgreSQL plans each one on every request ` +
-      (page ? `(the search's data query: ${page.planningMs.toFixed(2)} ms planning for ${page.executionMs.toFixed(2)} ms execution). ` : '. ') +
-      'The baseline uses named prepared statements. Preparing the few hot statements (shared/docs/performance.md measured +27 % for a search) would cut PostgreSQL CPU.',
   ];
-  if (count) {
-    out.push(
-      `3. **The search counts every match on every page.** With no \`_total\` the API defaults to \`accurate\` and runs a \`count(*)\` over all matching ` +
-        `Observations before fetching the page (${count.executionMs.toFixed(2)} ms execution, ${n0(count.buffers)} buffers, against ` +
-        `${page ? `${page.executionMs.toFixed(2)} ms and ${n0(page.buffers)} buffers` : '?'} for the page itself).` +
-        (noTotal
-          ? ` The same search with \`_total=none\` ran at ${n0(noTotal.requestsPerSecond)} req/s (${pct(noTotal.requestsPerSecond / load.baselineSearch.requestsPerSecond)} of the baseline) ` +
-            `against ${n0(load.apiSearch.requestsPerSecond)} req/s, at ${n0(noTotal.cpuMicrosPerRequest.postgres)} µs of PostgreSQL CPU per request against ${n0(load.apiSearch.cpuMicrosPerRequest.postgres)}. ` +
-            'Defaulting to no total (FHIR leaves it to the server) or estimating it would remove the largest single cost of a search.'
-          : ''),
-    );
-  }
   if (page) {
-    const loops = /loops=(\d+)\)\s*\n\s*Index Cond: \(\(patient_id = r\.patient_id\) AND \(resource_type = r\.resource_type\) AND \(resource_id = r\.id\)\)/.exec(page.plan)?.[1];
+    const driver = /Index Cond: \(\(patient_id = [^)]+\) AND \(resource_type = [^)]+\) AND \(param = '?(\w+)'?/.exec(page.plan)?.[1];
     out.push(
-      `${count ? 4 : 3}. **The search's plan walks the patient's Observations.** The data query touched ${n0(page.buffers)} shared buffers for one page of ${r.load.searchEntries[0] ?? 20} ` +
-        `(the baseline's query: one index probe per row of the category). It starts from every Observation of the patient (the \`patient\` reference rows), ` +
-        `and checks the release policy (category/status alternatives), entered-in-error, holds and the category per row${loops ? ` (${loops} rows checked)` : ''}, then sorts by id: ` +
-        'its cost grows with the size of the patient\'s record rather than with the page. No sequential scan on a table that grows with the data was found' +
-        (v.search.noSeqScan ? '.' : ' **except as listed below**.'),
+      `4. **Where the search starts.** The page's statement touched ${n0(page.buffers)} shared buffers for a page of ${r.load.searchEntries[0] ?? 20}` +
+        (driver ? `, starting from the patient's \`${driver}\` index rows` : '') +
+        '. `patient=Patient/{id}` within that patient\'s compartment is checked row by row (PostgreSQL, which cannot see that the reference and the compartment key ' +
+        'are correlated, would otherwise start from it and walk every Observation of the patient). Each candidate row still pays the access checks as index ' +
+        'probes (release policy: category or released status; entered-in-error; holds), which is most of the difference from the baseline\'s PostgreSQL cost. ' +
+        (v.search.noSeqScan ? 'No sequential scan on a table that grows with the data.' : '**Sequential scans: see below.**'),
     );
   }
-  out.push('');
+  if (profile) {
+    out.push(
+      `5. **The server's share.** In the profile, pg is ${share('read', 'pg')} of a read's busy CPU (socket writes alone ` +
+        `${pct(profile.read.summary.pgSocketWriteShare)}: one writev per statement), knex ${share('read', 'knex')}, ioredis (the shared rate limiter) ` +
+        `${share('read', 'ioredis')}; verifying the token no longer shows (verified tokens are remembered up to 60 s, never past \`exp\`).`,
+    );
+  }
+  out.push(
+    '',
+    '**Next levers, not done.** (a) Cache the request context per grant and invalidate it by LISTEN/NOTIFY from the tables that can end or narrow access ' +
+      '(grants, accounts, delegations, suspensions, restrictions), so revocation stays immediate across instances while most requests skip a statement; ' +
+      "(b) record each resource's release facts (result or not, released status, entered-in-error, held) on its row at write time, so the per-row checks " +
+      'become a filter on the row instead of three to four index probes; (c) build the hot statements\' SQL once per access-plan shape instead of through knex on every request.',
+    '',
+  );
   return out;
 }
