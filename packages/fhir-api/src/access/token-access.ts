@@ -47,8 +47,9 @@ export interface AccessResolverOptions {
   ageRules?: AgeRules;
   releasePolicy?: ReleasePolicy;
   /**
-   * How long a grant check may be reused. Default 0: every request asks the database (one indexed
-   * lookup), so a revocation is seen by the next request (PORTAL-US-013); API-3 would allow 1 s.
+   * How long a request context (grant, birth date, restrictions) may be reused. Default 0: every
+   * request asks the database (one prepared statement), so a revocation is seen by the next request
+   * (PORTAL-US-013); API-3 would allow 1 s.
    */
   grantCacheMs?: number;
 }
