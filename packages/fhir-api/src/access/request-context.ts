@@ -29,12 +29,14 @@ export type RequestContext =
 
 type ContextRow = GrantContextRow & { birth_date: string | null; restrictions: string | null };
 
+/** The restriction columns as JSON object pairs, built once (column names are constants, never input). */
+const RESTRICTION_JSON = ACTIVE_RESTRICTION_COLUMNS.map((c) => `'${c}', x.${c}`).join(', ');
+
 export async function loadRequestContext(db: Knex, grantId: string, at: Date): Promise<RequestContext> {
-  const restrictionJson = ACTIVE_RESTRICTION_COLUMNS.map((c) => `'${c}', x.${c}`).join(', ');
   const query = grantInForceQuery(db, grantId).select(
     db.raw(`(select p.content->>'birthDate' from resource p where p.patient_id = g.patient_id and p.resource_type = 'Patient' and p.id = g.patient_id) as birth_date`),
     // As text, parsed here: the embedded and the pg drivers then agree on the shape.
-    db.raw(`(select json_agg(json_build_object(${restrictionJson}))::text from patient_restriction x where x.patient_id = g.patient_id and x.status = 'active') as restrictions`),
+    db.raw(`(select json_agg(json_build_object(${RESTRICTION_JSON}))::text from patient_restriction x where x.patient_id = g.patient_id and x.status = 'active') as restrictions`),
   );
   const row = await preparedFirst<ContextRow>(db, query);
   const decision = grantDecision(row, at);
