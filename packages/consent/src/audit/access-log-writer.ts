@@ -7,7 +7,7 @@
  * validated on `write`, so one bad entry never fails the others in its batch.
  */
 import type { Knex } from 'knex';
-import { appendAccessLog } from './access-log.js';
+import { AccessLogHeads, appendAccessLog } from './access-log.js';
 import { validateAccessLogEntry, type AccessLogEntry } from './access-log-types.js';
 
 export interface AccessLogWriterOptions {
@@ -38,12 +38,15 @@ export function createAccessLogWriter(db: Knex, options: AccessLogWriterOptions 
   const maxBatch = Math.max(1, options.maxBatch ?? 500);
   const maxDelayMs = Math.max(0, options.maxDelayMs ?? 1);
   const maxInFlight = Math.max(1, options.maxInFlight ?? 2);
-  const queue: Pending[] = [];
+  let queue: Pending[] = [];
+  const busy = new Set<string>();
   let queued = 0;
   let inFlight = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let idleWaiters: (() => void)[] = [];
+  // Where this writer's chains ended: most batches are then one statement (appendAccessLog).
+  const heads = new AccessLogHeads();
 
   const settleIdle = () => {
     if (queue.length === 0 && inFlight === 0) {
@@ -59,18 +62,36 @@ export function createAccessLogWriter(db: Knex, options: AccessLogWriterOptions 
       timer = undefined;
     }
     while (inFlight < maxInFlight && queue.length > 0) {
+      // A patient with a batch in flight waits for it (it would wait for its chain head anyway):
+      // this writer's batches for one chain then reach the database in order, and the next one
+      // starts from the head the last one left (AccessLogHeads), not from a guess that may lose
+      // the race to the head lock. Entries of one patient keep their order.
       const batch: Pending[] = [];
+      const rest: Pending[] = [];
+      const patients = new Set<string>();
+      const held = new Set<string>();
       let size = 0;
-      while (queue.length > 0 && (batch.length === 0 || size + queue[0]!.entries.length <= maxBatch)) {
-        const p = queue.shift()!;
+      for (const p of queue) {
+        const mine = p.entries.map((e) => e.patientId);
+        const fits = batch.length === 0 || size + p.entries.length <= maxBatch;
+        if (!fits || mine.some((id) => busy.has(id) || held.has(id))) {
+          rest.push(p);
+          mine.forEach((id) => held.add(id));
+          continue;
+        }
         batch.push(p);
         size += p.entries.length;
+        mine.forEach((id) => patients.add(id));
       }
+      if (batch.length === 0) break;
+      queue = rest;
       queued -= size;
       inFlight += 1;
+      patients.forEach((id) => busy.add(id));
       appendAccessLog(
         db,
         batch.flatMap((p) => p.entries),
+        { heads },
       )
         .then(
           () => batch.forEach((p) => p.resolve()),
@@ -78,6 +99,7 @@ export function createAccessLogWriter(db: Knex, options: AccessLogWriterOptions 
         )
         .finally(() => {
           inFlight -= 1;
+          patients.forEach((id) => busy.delete(id));
           // Whatever queued meanwhile goes at once: it has already waited for this append.
           if (queue.length > 0) kick();
           else settleIdle();

@@ -12,7 +12,7 @@ import {
   type AccessLogEntry,
   type AccessLogRecord,
 } from './access-log-types.js';
-import { accessLogAnchors, accessLogRecords, appendAccessLog, verifyAccessLog, verifyAccessLogReport, type AccessLogProblemKind } from './access-log.js';
+import { AccessLogHeads, accessLogAnchors, accessLogRecords, appendAccessLog, verifyAccessLog, verifyAccessLogReport, type AccessLogProblemKind } from './access-log.js';
 import { createAccessLogWriter } from './access-log-writer.js';
 
 const migrations = consentMigrations.includes(createAccessLog) ? consentMigrations : [...consentMigrations, createAccessLog];
@@ -275,6 +275,57 @@ describe('concurrent appends', () => {
     await expect(writer.write(read('writer-0', 100))).rejects.toThrow(/closed/);
     const problems = await verifyAccessLog(db);
     for (const i of [0, 1, 2]) expect(kinds(problems, `writer-${i}`)).toEqual([]);
+  });
+
+  /** Statements sent while `run` runs (knex 'query' events), by their first word. */
+  const statements = async (run: () => Promise<unknown>): Promise<string[]> => {
+    const seen: string[] = [];
+    const record = (q: { sql?: string }) => seen.push((q.sql ?? '').trim().split(/\s+/)[0]!.toLowerCase());
+    db.on('query', record);
+    try {
+      await run();
+    } finally {
+      db.removeListener('query', record);
+    }
+    return seen;
+  };
+
+  test('with known heads a batch is one statement; the heads it guessed are checked, not trusted', async () => {
+    const heads = new AccessLogHeads();
+    // First batch: the chain is new to this writer, so it is created and locked in a transaction.
+    expect(await statements(() => appendAccessLog(db, [read('fast-a', 1), read('fast-b', 1)], { heads }))).toContain('select');
+    expect(heads.get('fast-a')?.seq).toBe(1);
+    // Known heads: one autocommitted statement, no transaction.
+    expect(await statements(() => appendAccessLog(db, [read('fast-a', 2), read('fast-b', 2), read('fast-a', 3)], { heads }))).toEqual(['with']);
+    expect(heads.get('fast-a')?.seq).toBe(3);
+
+    // Another writer (another instance) appends to fast-b: this writer's guess for it is stale.
+    await appendAccessLog(db, [read('fast-b', 10)]);
+    const sent = await statements(async () => {
+      const placed = await appendAccessLog(db, [read('fast-a', 4), read('fast-b', 11)], { heads });
+      expect(placed).toEqual([expect.objectContaining({ patientId: 'fast-a', seq: 4 }), expect.objectContaining({ patientId: 'fast-b', seq: 4 })]);
+    });
+    // The one-statement attempt failed as a whole (fast-a's row did not go in on its own), then the locked path.
+    expect(sent[0]).toBe('with');
+    expect(sent).toContain('insert');
+    expect((await accessLogRecords(db, 'fast-a')).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect((await accessLogRecords(db, 'fast-b')).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    const problems = await verifyAccessLog(db);
+    for (const p of ['fast-a', 'fast-b']) expect(kinds(problems, p)).toEqual([]);
+  });
+
+  test('two writers with their own heads appending to the same chains at once never fork them', async () => {
+    const writers = [createAccessLogWriter(db, { maxBatch: 3 }), createAccessLogWriter(db, { maxBatch: 5 })];
+    const patients = ['race-a', 'race-b', 'race-c'];
+    for (let round = 0; round < 4; round++) {
+      await Promise.all(Array.from({ length: 30 }, (_, i) => writers[i % 2]!.write(read(patients[(i * 7 + round) % 3]!, round * 100 + i))));
+    }
+    await Promise.all(writers.map((w) => w.close()));
+    const problems = await verifyAccessLog(db);
+    for (const p of patients) {
+      expect((await accessLogRecords(db, p)).map((r) => r.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect(kinds(problems, p)).toEqual([]);
+    }
   });
 
   test('a write inside the caller\'s transaction rolls back with it', async () => {

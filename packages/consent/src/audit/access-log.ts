@@ -2,11 +2,13 @@
  * Appending to and verifying the access log (migration 202611230003_create_access_log has the
  * table, the chain design and the append-only triggers).
  *
- * appendAccessLog writes a batch in one transaction: it locks the head row of every patient
- * chain the batch touches (creating missing heads first), in one order for every writer, numbers
- * and chains the rows, inserts them and moves the heads. Two writers touching the same patient
- * serialize on that head row; writers touching different patients never wait for each other.
- * Pass a transaction as `db` to write in the same transaction as the read it records (AUD-1).
+ * appendAccessLog writes a batch atomically: it locks the head row of every patient chain the
+ * batch touches (creating missing heads first), in one order for every writer, numbers and chains
+ * the rows, inserts them and moves the heads; or, when the writer already knows where each chain
+ * ends, all of that in one statement that fails unless every head was where it thought. Two
+ * writers touching the same patient serialize on that head row; writers touching different
+ * patients never wait for each other. Pass a transaction as `db` to write in the same transaction
+ * as the read it records (AUD-1).
  */
 import type { Knex } from 'knex';
 import { GENESIS_HASH, accessLogHash } from './access-log-hash.js';
@@ -161,10 +163,49 @@ function recordFor(entry: AccessLogEntry, seq: number, prevHash: string, at: Dat
 }
 
 /**
- * Appends entries (any mix of patients) in one transaction and returns each entry's place in its
- * chain, in the order given. Validation happens first, so a bad entry writes nothing.
+ * Where each patient's chain ended after this process's last append: where its next batch most
+ * likely starts. Only a guess: the fast path checks it against the head row in the same statement
+ * that moves it, and a wrong guess (another instance appended meanwhile) costs a retry, never a fork.
  */
-export async function appendAccessLog(db: Knex, entries: readonly AccessLogEntry[], options: { now?: () => Date } = {}): Promise<AppendedAccessLogEntry[]> {
+export class AccessLogHeads {
+  private readonly heads = new Map<string, { seq: number; hash: string }>();
+  constructor(private readonly max = 100_000) {}
+
+  get(patientId: string): { seq: number; hash: string } | undefined {
+    return this.heads.get(patientId);
+  }
+
+  /** Moves a patient's head forward (never back: appends may settle out of order). */
+  advance(patientId: string, head: { seq: number; hash: string }): void {
+    const known = this.heads.get(patientId);
+    if (known && known.seq >= head.seq) return;
+    if (!known && this.heads.size >= this.max) this.heads.delete(this.heads.keys().next().value!);
+    this.heads.set(patientId, head);
+  }
+
+  forget(patientIds: Iterable<string>): void {
+    for (const p of patientIds) this.heads.delete(p);
+  }
+}
+
+/** Raised by access_log_expect_heads when a guessed head was not the chain's head (migration 202611260003). */
+const HEAD_MOVED = 'PAC01';
+
+/**
+ * Appends entries (any mix of patients) and returns each entry's place in its chain, in the order
+ * given. Validation happens first, so a bad entry writes nothing.
+ *
+ * With `heads` (the group-commit writer's memory of where its chains ended) and every patient of
+ * the batch in it, the batch is one autocommitted statement: it moves each head from the guessed
+ * position (a conditional UPDATE, which waits for and re-reads a head another writer holds) and
+ * inserts the rows, and fails as a whole unless every head moved. Otherwise, or when that fails,
+ * it is a transaction that creates missing heads and locks them before numbering the rows.
+ */
+export async function appendAccessLog(
+  db: Knex,
+  entries: readonly AccessLogEntry[],
+  options: { now?: () => Date; heads?: AccessLogHeads } = {},
+): Promise<AppendedAccessLogEntry[]> {
   entries.forEach((e, i) => validateAccessLogEntry(e, i)); // AUD-1: codes and ids only, no PHI values
   if (entries.length === 0) return [];
   const at = options.now?.() ?? new Date();
@@ -175,7 +216,64 @@ export async function appendAccessLog(db: Knex, entries: readonly AccessLogEntry
     else byPatient.set(e.patientId, [i]);
   });
   const patients = [...byPatient.keys()].sort();
+  const { heads } = options;
 
+  if (heads && !db.isTransaction && entries.length <= INSERT_CHUNK && patients.every((p) => heads.get(p))) {
+    const guessed = new Map(patients.map((p) => [p, heads.get(p)!]));
+    const { records, headOf } = chain(entries, byPatient, guessed, at);
+    // Optimistic: a second batch for the same patient may start from here before this one commits.
+    for (const [p, head] of headOf) heads.advance(p, head);
+    const insert = db('access_log').insert(records.map(toRow)).toSQL();
+    try {
+      await db.raw(
+        // The heads are locked in patient order first, as on the locked path: whatever plan the
+        // UPDATE gets, two batches never take the same heads in opposite orders (no deadlock).
+        `with locked as (select patient_id from access_log_head where patient_id in (${patients.map(() => '?').join(', ')}) order by patient_id for update),
+         moved as (
+           update access_log_head as h set seq = v.seq, hash = v.hash
+             from (values ${patients.map(() => '(?, ?::bigint, ?, ?::bigint, ?)').join(', ')}) as v(patient_id, from_seq, from_hash, seq, hash)
+             join locked l on l.patient_id = v.patient_id
+            where h.patient_id = v.patient_id and h.seq = v.from_seq and h.hash = v.from_hash
+           returning 1),
+         appended as (${insert.sql})
+         select access_log_expect_heads(?, (select count(*) from moved)::int)`,
+        [
+          ...patients,
+          ...patients.flatMap((p) => {
+            const from = guessed.get(p)!;
+            const to = headOf.get(p)!;
+            return [p, from.seq, from.hash, to.seq, to.hash];
+          }),
+          ...insert.bindings,
+          patients.length,
+        ],
+      );
+      return records.map((r) => ({ patientId: r.patientId, seq: r.seq, hash: r.hash }));
+    } catch (err) {
+      heads.forget(patients);
+      if ((err as { code?: string }).code !== HEAD_MOVED) throw err;
+      // Another writer appended to one of these chains: number the batch again under locks.
+    }
+  }
+
+  try {
+    const records = await lockedAppend(db, entries, byPatient, patients, at, heads);
+    return records.map((r) => ({ patientId: r.patientId, seq: r.seq, hash: r.hash }));
+  } catch (err) {
+    heads?.forget(patients);
+    throw err;
+  }
+}
+
+/** The append under locks: missing heads created, every head locked, then the rows and new heads. */
+async function lockedAppend(
+  db: Knex,
+  entries: readonly AccessLogEntry[],
+  byPatient: ReadonlyMap<string, number[]>,
+  patients: readonly string[],
+  at: Date,
+  heads: AccessLogHeads | undefined,
+): Promise<AccessLogRecord[]> {
   return db.transaction(async (trx) => {
     // Heads for new chains, in one order for every writer (no deadlock between two batches).
     await trx.raw(
@@ -184,25 +282,16 @@ export async function appendAccessLog(db: Knex, entries: readonly AccessLogEntry
     );
     // AUD-2: the chain tail is locked, so concurrent appends for a patient never fork its chain.
     // (A separate statement: it must see heads another writer created since this one began.)
-    const heads = (await trx.raw(
+    const locked = (await trx.raw(
       `select patient_id, seq, hash from access_log_head where patient_id in (${patients.map(() => '?').join(', ')}) order by patient_id for update`,
-      patients,
+      [...patients],
     )) as { rows: { patient_id: string; seq: string | number; hash: string }[] };
-    const headOf = new Map(heads.rows.map((h) => [h.patient_id, { seq: Number(h.seq), hash: h.hash }]));
-
-    const records: AccessLogRecord[] = new Array(entries.length);
-    for (const p of patients) {
-      const head = headOf.get(p);
-      if (!head) throw new Error(`access_log_head row for "${p}" missing after insert`);
-      let { seq, hash } = head;
-      for (const i of byPatient.get(p)!) {
-        seq += 1;
-        const record = recordFor(entries[i]!, seq, hash, at);
-        records[i] = record;
-        hash = record.hash;
-      }
-      headOf.set(p, { seq, hash });
-    }
+    const current = new Map(locked.rows.map((h) => [h.patient_id, { seq: Number(h.seq), hash: h.hash }]));
+    for (const p of patients) if (!current.has(p)) throw new Error(`access_log_head row for "${p}" missing after insert`);
+    const { records, headOf } = chain(entries, byPatient, current, at);
+    // Told before the commit, as on the fast path: a batch that starts meanwhile chains after this
+    // one (waiting for its locks) instead of guessing the old head and failing.
+    if (heads) for (const [p, head] of headOf) heads.advance(p, head);
 
     // The last chunk of rows and the new heads go in one statement (a data-modifying WITH).
     const lastChunk = Math.floor((records.length - 1) / INSERT_CHUNK) * INSERT_CHUNK;
@@ -223,8 +312,30 @@ export async function appendAccessLog(db: Knex, entries: readonly AccessLogEntry
         }),
       ],
     );
-    return records.map((r) => ({ patientId: r.patientId, seq: r.seq, hash: r.hash }));
+    return records;
   });
+}
+
+/** Numbers and hashes the entries of each patient after that patient's head. */
+function chain(
+  entries: readonly AccessLogEntry[],
+  byPatient: ReadonlyMap<string, number[]>,
+  from: ReadonlyMap<string, { seq: number; hash: string }>,
+  at: Date,
+): { records: AccessLogRecord[]; headOf: Map<string, { seq: number; hash: string }> } {
+  const records: AccessLogRecord[] = new Array(entries.length);
+  const headOf = new Map<string, { seq: number; hash: string }>();
+  for (const [p, indexes] of byPatient) {
+    let { seq, hash } = from.get(p)!;
+    for (const i of indexes) {
+      seq += 1;
+      const record = recordFor(entries[i]!, seq, hash, at);
+      records[i] = record;
+      hash = record.hash;
+    }
+    headOf.set(p, { seq, hash });
+  }
+  return { records, headOf };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 export * from './access-log-types.js';
 export { GENESIS_HASH, accessLogHash, canonicalAccessLogContent } from './access-log-hash.js';
 export {
+  AccessLogHeads,
   appendAccessLog,
   verifyAccessLog,
   verifyAccessLogReport,

@@ -6,5 +6,7 @@ import { createAccessLog } from './202611230003_create_access_log.js';
 import { createAccountEnrollment } from './202611230004_create_account_enrollment.js';
 import { createPatientRestrictions } from './202611240001_create_patient_restrictions.js';
 import { createDelegationSuspensions } from './202611250001_create_delegation_suspensions.js';
+import { createAccessEpoch } from './202611260001_create_access_epoch.js';
+import { createAccessLogExpectHeads } from './202611260003_create_access_log_expect_heads.js';
 
-export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions];
+export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads];

@@ -15,6 +15,8 @@ export interface AccessInputs {
   contexts: readonly ScopeContext[];
   plan: GrantedPlan;
   at: Date;
+  /** The access epoch of the context these inputs came from; set, every statement checks it. */
+  epoch?: string;
 }
 
 /** The AccessScope for one interaction (read or search) under a token. */
@@ -24,6 +26,7 @@ export function accessScope(inputs: AccessInputs, interaction: Interaction): Acc
   const planInputs: AccessInputs = { ...inputs, scopes: ALL_PATIENT_DATA, contexts: ['patient'] };
   return {
     patientIds: [inputs.patientId],
+    ...(inputs.epoch !== undefined ? { epoch: { patientId: inputs.patientId, value: inputs.epoch } } : {}),
     forType(type) {
       if (!cache.has(type)) cache.set(type, typeAccess(inputs, type, interaction));
       return cache.get(type);

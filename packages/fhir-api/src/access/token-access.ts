@@ -1,14 +1,17 @@
 /**
  * The access pipeline every PHI route runs first: verify the Bearer token (signature, issuer,
- * audience = this FHIR base, expiry), confirm its grant is still in force (API-3: read on every
- * request unless grantCacheMs is set), then evaluate the access plan for the patient now (age rules, delegation,
- * release policy, the patient's restrictions: PRX-1…6, REL-1…8, IB-1). Any failure is one 401
- * that says nothing about the data.
+ * audience = this FHIR base, expiry), confirm its grant is still in force (API-3), then evaluate
+ * the access plan for the patient now (age rules, delegation, release policy, the patient's
+ * restrictions: PRX-1…6, REL-1…8, IB-1). Any failure is one 401 that says nothing about the data.
+ * The grant's context is remembered between requests with the patient's access epoch, which every
+ * PHI statement checks in SQL: a context changed since is never served, only read again (the
+ * routes confirm an empty answer, the only symptom of a changed epoch).
  */
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Knex } from 'knex';
 import {
   accessPlan,
+  grantDecision,
   intersectScopes,
   parseScopes,
   touchAppGrant,
@@ -36,6 +39,10 @@ export interface TokenAccess {
   contexts: readonly ScopeContext[];
   plan: GrantedPlan;
   at: Date;
+  /** The patient's access epoch the context was read at: every PHI statement requires it still current. */
+  epoch: string;
+  /** The context was read from the database for this request (not remembered from an earlier one). */
+  fresh: boolean;
 }
 
 export interface AccessResolverOptions {
@@ -47,11 +54,13 @@ export interface AccessResolverOptions {
   ageRules?: AgeRules;
   releasePolicy?: ReleasePolicy;
   /**
-   * How long a request context (grant, birth date, restrictions) may be reused. Default 0: every
-   * request asks the database (one prepared statement), so a revocation is seen by the next request
-   * (PORTAL-US-013); API-3 would allow 1 s.
+   * How long a request context (grant, birth date, restrictions, epoch) is remembered; 0 reads it
+   * on every request. Remembering it is safe at any length: every PHI statement checks the
+   * context's epoch (access-epoch.ts), and a changed one is read again. The bound only limits memory
+   * held for tokens no longer in use, and how long a database without the epoch triggers (restored
+   * from an old dump) could serve a changed context.
    */
-  grantCacheMs?: number;
+  contextCacheMs?: number;
 }
 
 export function invalidToken(description: string): OperationOutcomeError {
@@ -75,22 +84,37 @@ function proxyScopeExceeded(): OperationOutcomeError {
  * an emergency stays accepted.
  */
 const VERIFIED_TOKEN_TTL_MS = 60_000;
-const MAX_VERIFIED_TOKENS = 10_000;
+const DEFAULT_CONTEXT_CACHE_MS = 60_000;
+/** Verified tokens and request contexts kept, each (oldest out first). */
+const MAX_REMEMBERED = 10_000;
 
-export function createAccessResolver(o: AccessResolverOptions): (authorization: string | undefined) => Promise<TokenAccess> {
+export interface ResolveOptions {
+  /** Read the request context from the database even if one is remembered (routes whose reads carry no epoch guard, and confirmations). */
+  fresh?: boolean;
+}
+
+export type AccessResolver = (authorization: string | undefined, options?: ResolveOptions) => Promise<TokenAccess>;
+
+export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
   const now = o.now ?? (() => new Date());
-  const cacheMs = o.grantCacheMs ?? 0;
-  const contexts = new Map<string, { until: number; value: Promise<RequestContext> }>();
+  const cacheMs = o.contextCacheMs ?? DEFAULT_CONTEXT_CACHE_MS;
+  const contexts = new Map<string, { until: number; context: RequestContext }>();
   const verified = new Map<string, { until: number; claims: JWTPayload }>();
 
-  const requestContext = (grantId: string, at: Date) => {
-    if (cacheMs <= 0) return loadRequestContext(o.db, grantId, at);
+  const remembered = (grantId: string): RequestContext | undefined => {
     const hit = contexts.get(grantId);
-    if (hit && hit.until > Date.now()) return hit.value;
-    const value = loadRequestContext(o.db, grantId, at);
-    contexts.set(grantId, { until: Date.now() + cacheMs, value });
-    if (contexts.size > 10_000) contexts.clear();
-    return value;
+    if (hit && hit.until > Date.now()) return hit.context;
+    if (hit) contexts.delete(grantId);
+    return undefined;
+  };
+  const load = async (grantId: string): Promise<RequestContext | undefined> => {
+    const context = await loadRequestContext(o.db, grantId);
+    contexts.delete(grantId);
+    if (context && cacheMs > 0) {
+      if (contexts.size >= MAX_REMEMBERED) contexts.delete(contexts.keys().next().value!);
+      contexts.set(grantId, { until: Date.now() + cacheMs, context });
+    }
+    return context;
   };
 
   const verify = async (token: string): Promise<JWTPayload> => {
@@ -101,26 +125,15 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
     const until = Math.min(Date.now() + VERIFIED_TOKEN_TTL_MS, typeof payload.exp === 'number' ? payload.exp * 1000 : 0);
     if (until > Date.now()) {
       // Oldest first out: a Map iterates in insertion order.
-      if (verified.size >= MAX_VERIFIED_TOKENS) verified.delete(verified.keys().next().value!);
+      if (verified.size >= MAX_REMEMBERED) verified.delete(verified.keys().next().value!);
       verified.set(token, { until, claims: payload });
     }
     return payload;
   };
 
-  return async (authorization) => {
-    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization?.trim() ?? '');
-    if (!match) throw invalidToken('A Bearer access token is required');
-    let claims: JWTPayload;
-    try {
-      claims = await verify(match[1]!);
-    } catch {
-      throw invalidToken('The access token is invalid or expired');
-    }
-    const grantId = claims['grant_id'];
-    const patientId = claims['patient'];
-    if (typeof grantId !== 'string' || typeof patientId !== 'string') throw invalidToken('The access token carries no patient context');
-    const at = now();
-    const inForce = await requestContext(grantId, at);
+  /** The token's access under one context, or the denial it meets (thrown). */
+  const judge = (claims: JWTPayload, patientId: string, grantId: string, context: RequestContext, at: Date, fresh: boolean): TokenAccess => {
+    const inForce = grantDecision(context.row, at);
     if ('denied' in inForce) {
       // PRX-6: a proxy whose delegation ended or was suspended is told so, without detail.
       if (inForce.denied === 'delegation-inactive') throw proxyScopeExceeded();
@@ -128,17 +141,20 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
     }
     if (inForce.grant.patientId !== patientId) throw invalidToken('The access token does not match its authorization');
     // "Last used" on the connected-apps page: stamped at most hourly, best effort (a failed stamp
-    // must not fail the read).
+    // must not fail the read). The remembered row is stamped too, so the next request does not repeat it.
     const last = inForce.grant.lastUsedAt?.getTime() ?? 0;
-    if (at.getTime() - last > 3_600_000) touchAppGrant(o.db, grantId, at).catch(() => undefined);
+    if (at.getTime() - last > 3_600_000) {
+      context.row.last_used_at = at;
+      touchAppGrant(o.db, grantId, at).catch(() => undefined);
+    }
 
     const fhirUser = typeof claims['fhirUser'] === 'string' ? claims['fhirUser'] : undefined;
     // IB-1: the plan keeps only the restrictions naming this proxy or this app: a restriction on a
     // proxy never touches the patient's own access.
     const plan = accessPlan({
       relationship: relationshipOf(inForce, fhirUser, patientId),
-      patientBirthDate: inForce.patientBirthDate,
-      restrictions: inForce.restrictions,
+      patientBirthDate: context.patientBirthDate,
+      restrictions: context.restrictions,
       at,
       ...(o.ageRules ? { ageRules: o.ageRules } : {}),
       ...(o.releasePolicy ? { releasePolicy: o.releasePolicy } : {}),
@@ -161,7 +177,36 @@ export function createAccessResolver(o: AccessResolverOptions): (authorization: 
       contexts: ['patient', 'user'],
       plan,
       at,
+      epoch: context.epoch,
+      fresh,
     };
+  };
+
+  return async (authorization, options = {}) => {
+    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization?.trim() ?? '');
+    if (!match) throw invalidToken('A Bearer access token is required');
+    let claims: JWTPayload;
+    try {
+      claims = await verify(match[1]!);
+    } catch {
+      throw invalidToken('The access token is invalid or expired');
+    }
+    const grantId = claims['grant_id'];
+    const patientId = claims['patient'];
+    if (typeof grantId !== 'string' || typeof patientId !== 'string') throw invalidToken('The access token carries no patient context');
+    const at = now();
+    const known = options.fresh ? undefined : remembered(grantId);
+    if (known) {
+      try {
+        return judge(claims, patientId, grantId, known, at, false);
+      } catch (err) {
+        // A denial is never answered from memory: the facts behind it are read again first.
+        if (!(err instanceof OperationOutcomeError)) throw err;
+      }
+    }
+    const context = await load(grantId);
+    if (!context) throw invalidToken('The authorization behind this token has ended');
+    return judge(claims, patientId, grantId, context, at, true);
   };
 }
 

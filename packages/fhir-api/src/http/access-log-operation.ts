@@ -36,7 +36,7 @@ export async function accessLogOperation(ctx: Context, o: { store: ResourceStore
     });
   }
   const scope = accessScope(token, 'read');
-  const own = id === token.patientId && (await o.store.read('Patient', id, { patientIds: scope.patientIds, forType: (t) => scope.planFor!(t) })) !== undefined;
+  const own = id === token.patientId && (await o.store.read('Patient', id, { ...scope, forType: (t) => scope.planFor!(t) })) !== undefined;
   if (!own) throw new OperationOutcomeError('NOT_FOUND', `Patient/${id} is not known`);
 
   const strict = /handling=strict/i.test(ctx.get('Prefer'));

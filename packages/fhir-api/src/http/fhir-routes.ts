@@ -10,7 +10,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { grantFor, type AccessLogWriter, type Interaction, type RateLimits } from '@patient-access/consent';
 import { accessScope } from '../access/access-filters.js';
-import type { TokenAccess } from '../access/token-access.js';
+import type { AccessResolver, TokenAccess } from '../access/token-access.js';
 import { accessAudit, limitRequest, type AuditFacts } from './access-audit.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
 import { MAX_COUNT, parseSearch } from '../search/parse-search.js';
@@ -25,7 +25,7 @@ export interface FhirRouteDeps {
   fhirBaseUrl: string;
   /** The patient's access log as AuditEvents (Patient/$access-log). */
   readAccessLog: AccessLogReader;
-  resolveAccess(authorization: string | undefined): Promise<TokenAccess>;
+  resolveAccess: AccessResolver;
   rateLimits?: RateLimits;
   accessLog?: AccessLogWriter;
 }
@@ -38,21 +38,41 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
 
   router.use(accessAudit(deps.accessLog));
 
-  const access = async (ctx: Context, type: string, interaction: Interaction): Promise<TokenAccess> => {
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('Pragma', 'no-cache');
-    const authorization = ctx.get('Authorization') || undefined;
-    if (!authorization) await limitRequest(ctx, deps.rateLimits, undefined);
-    const token = await deps.resolveAccess(authorization);
-    ctx.state['token'] = token;
-    await limitRequest(ctx, deps.rateLimits, token);
-    if (!supportedResourceTypes.has(type)) throw new OperationOutcomeError('NOT_FOUND', `Resource type ${type} is not supported`);
+  const requireScope = (token: TokenAccess, type: string, interaction: Interaction): void => {
     if (grantFor(token.scopes, token.contexts, type, interaction).kind === 'none') {
       throw new OperationOutcomeError('INSUFFICIENT_SCOPE', `The token's scopes do not allow ${interaction} of ${type}`, {
         'WWW-Authenticate': `Bearer realm="fhir", error="insufficient_scope", error_description="${interaction} of ${type} is not in scope"`,
       });
     }
+  };
+
+  /** `fresh`: read the grant's context from the database, for reads that carry no epoch guard. */
+  const access = async (ctx: Context, type: string, interaction: Interaction, fresh = false): Promise<TokenAccess> => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
+    const authorization = ctx.get('Authorization') || undefined;
+    if (!authorization) await limitRequest(ctx, deps.rateLimits, undefined);
+    const token = await deps.resolveAccess(authorization, { fresh });
+    ctx.state['token'] = token;
+    await limitRequest(ctx, deps.rateLimits, token);
+    if (!supportedResourceTypes.has(type)) throw new OperationOutcomeError('NOT_FOUND', `Resource type ${type} is not supported`);
+    requireScope(token, type, interaction);
     return token;
+  };
+
+  /**
+   * Under a remembered context, an empty answer may only mean that the context changed since (the
+   * epoch guard refused every row): it is confirmed against the database before it is given. The
+   * current access, if it differs, is returned for the caller to answer again; its denial, if the
+   * context now denies, is thrown. Answers with rows need no confirmation: the guard passed.
+   */
+  const recheck = async (ctx: Context, token: TokenAccess, type: string, interaction: Interaction): Promise<TokenAccess | undefined> => {
+    if (token.fresh) return undefined;
+    const current = await deps.resolveAccess(ctx.get('Authorization') || undefined, { fresh: true });
+    if (current.epoch === token.epoch) return undefined;
+    ctx.state['token'] = current;
+    requireScope(current, type, interaction);
+    return current;
   };
 
   router.get('/:type/:id', async (ctx) => {
@@ -60,7 +80,12 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     ctx.state['route'] = '/fhir/:type/:id';
     const token = await access(ctx, type, 'read');
     // Same answer for "no such id" and "not yours": existence never leaks.
-    const found = ID.test(id) ? await deps.store.read(type, id, accessScope(token, 'read')) : undefined;
+    const read = async (t: TokenAccess) => (ID.test(id) ? deps.store.read(type, id, accessScope(t, 'read')) : undefined);
+    let found = await read(token);
+    if (!found) {
+      const current = await recheck(ctx, token, type, 'read');
+      if (current) found = await read(current);
+    }
     if (!found) throw new OperationOutcomeError('NOT_FOUND', `${type}/${id} is not known`);
     ctx.state['audit'] = { action: 'read', resourceType: type, returned: [`${type}/${found.id}`] } satisfies AuditFacts;
     // A redacted report (REL-7) changes when a result is released, without a new version: no validator.
@@ -79,7 +104,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
 
   const search = async (ctx: Context, pairs: [string, string][]) => {
     const { type } = ctx.params as { type: string };
-    const token = await access(ctx, type, 'search');
+    let token = await access(ctx, type, 'search');
     const strict = /handling=strict/i.test(ctx.get('Prefer'));
     let request;
     try {
@@ -88,7 +113,14 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
       if (err instanceof SearchError) throw new OperationOutcomeError(err.code, err.message);
       throw err;
     }
-    const result = await deps.store.search(request, accessScope(token, 'search'));
+    let result = await deps.store.search(request, accessScope(token, 'search'));
+    if (!result.matches.length && !result.total) {
+      const current = await recheck(ctx, token, type, 'search');
+      if (current) {
+        token = current;
+        result = await deps.store.search(request, accessScope(current, 'search'));
+      }
+    }
     ctx.state['audit'] = {
       action: 'search',
       resourceType: type,
@@ -124,12 +156,13 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     const token = await access(ctx, 'Patient', 'search');
     // everything() adds the ids it sent (AUD-1).
     ctx.state['audit'] = { action: 'everything', resourceType: 'Patient', queryParams: [...new Set(queryPairs(ctx.querystring).map(([k]) => k))] } satisfies AuditFacts;
-    await everything(ctx, deps, token);
+    await everything(ctx, deps, token, (t) => recheck(ctx, t, 'Patient', 'search'));
   });
 
   router.get(['/Patient/:id/$access-log', '/Patient/:id/%24access-log'], async (ctx) => {
     ctx.state['route'] = '/fhir/Patient/:id/$access-log';
-    const token = await access(ctx, 'Patient', 'read');
+    // The access log's own reads carry no epoch guard: the context is read for this request.
+    const token = await access(ctx, 'Patient', 'read', true);
     await accessLogOperation(ctx, { store: deps.store, read: deps.readAccessLog, fhirBaseUrl: deps.fhirBaseUrl }, token);
   });
 
@@ -157,10 +190,24 @@ const EVERYTHING_BATCH = 500;
  * those reference. Without `_count` the whole record is streamed as one searchset Bundle; with
  * `_count` it is paged with a grant-bound cursor. Any other id is 404 with the body of a missing one.
  */
-async function everything(ctx: Context, deps: FhirRouteDeps, token: TokenAccess): Promise<void> {
+async function everything(
+  ctx: Context,
+  deps: FhirRouteDeps,
+  remembered: TokenAccess,
+  recheck: (t: TokenAccess) => Promise<TokenAccess | undefined>,
+): Promise<void> {
   const { id } = ctx.params as { id: string };
+  const isOwn = async (t: TokenAccess) => id === t.patientId && ID.test(id) && (await deps.store.read('Patient', id, accessScope(t, 'search'))) !== undefined;
+  let token = remembered;
+  let own = await isOwn(token);
+  if (!own) {
+    const current = await recheck(token);
+    if (current) {
+      token = current;
+      own = await isOwn(token);
+    }
+  }
   const scope = accessScope(token, 'search');
-  const own = id === token.patientId && ID.test(id) && (await deps.store.read('Patient', id, scope)) !== undefined;
   if (!own) throw new OperationOutcomeError('NOT_FOUND', `Patient/${id} is not known`);
   const audit = ctx.state['audit'] as AuditFacts;
 

@@ -1,4 +1,5 @@
 import type { Migration } from '@patient-access/consent';
 import { createResourceStore } from './202611220100_create_resource_store.js';
+import { patientAccessEpoch } from './202611260002_patient_access_epoch.js';
 
-export const fhirApiMigrations: Migration[] = [createResourceStore];
+export const fhirApiMigrations: Migration[] = [createResourceStore, patientAccessEpoch];

@@ -26,6 +26,12 @@ export interface AccessScope {
    * from the resources returned (REL-7). Defaults to forType.
    */
   planFor?(resourceType: string): TypeAccess | undefined;
+  /**
+   * The access epoch the caller's context was read at (consent migration 202611260001): every
+   * statement then returns rows only while the patient's epoch is still this value, so a context
+   * changed by a commit anywhere (revocation, ended delegation, restriction) serves nothing more.
+   */
+  epoch?: { patientId: string; value: string };
 }
 
 /** Full access to the given compartments (trusted internal callers, tests of the store itself). */

@@ -120,7 +120,12 @@ export class ResourceStore {
    */
   async *compartment(patientId: string, access: AccessScope, types: Iterable<string>, o: CompartmentOptions = {}): AsyncGenerator<StoredResource> {
     if (!access.patientIds.includes(patientId)) return;
-    const narrowed: AccessScope = { patientIds: [patientId], forType: (t) => access.forType(t), planFor: (t) => (access.planFor ?? access.forType)(t) };
+    const narrowed: AccessScope = {
+      patientIds: [patientId],
+      forType: (t) => access.forType(t),
+      planFor: (t) => (access.planFor ?? access.forType)(t),
+      ...(access.epoch ? { epoch: access.epoch } : {}),
+    };
     const pageSize = o.pageSize ?? 500;
     let after = o.after;
     for (const type of types) {
@@ -222,7 +227,7 @@ export class ResourceStore {
    * (report results, the access log). Unknown types and malformed references are not visible.
    */
   async visibleReferences(refs: readonly string[], access: AccessScope): Promise<Set<string>> {
-    const planAccess: AccessScope = { patientIds: access.patientIds, forType: (t) => (access.planFor ?? access.forType)(t) };
+    const planAccess: AccessScope = { patientIds: access.patientIds, forType: (t) => (access.planFor ?? access.forType)(t), ...(access.epoch ? { epoch: access.epoch } : {}) };
     const byType = new Map<string, string[]>();
     for (const ref of new Set(refs)) {
       const m = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
@@ -248,6 +253,8 @@ export class ResourceStore {
     const shared = !isCompartmentType(resourceType);
     if (!shared && access.patientIds.length === 0) return undefined;
     const q = this.db(shared ? 'shared_resource as r' : 'resource as r').where('r.resource_type', resourceType);
+    // Uncorrelated: PostgreSQL evaluates it once per statement (an InitPlan gating the scan), one key lookup.
+    if (access.epoch) q.whereRaw('coalesce((select e.epoch from access_epoch e where e.patient_id = ?), 0) = ?::bigint', [access.epoch.patientId, access.epoch.value]);
     if (!shared) {
       q.whereIn('r.patient_id', [...access.patientIds]);
       // A resource in several visible compartments is returned once (its lowest-keyed copy).
