@@ -12,6 +12,7 @@ import {
   accessPlan,
   consentMigrations,
   createTestDatabase,
+  decideResource,
   decisionMatrixCase,
   insertHoldItems,
   parseScopes,
@@ -29,6 +30,30 @@ const at = new Date(DECISION_MATRIX_AT);
 const HIDDEN_TARGET_LABEL = [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }];
 
 let tdb: TestDatabase;
+
+/**
+ * Every status (including none) with every kind of category, for both result types: the release
+ * filters are an OR of alternatives with REL-4 folded into them (access-filters.ts), so the
+ * matrix's pairwise rows alone would not catch a branch that lets entered-in-error through.
+ */
+const CATEGORY_SYSTEM = { Observation: 'http://terminology.hl7.org/CodeSystem/observation-category', DiagnosticReport: 'http://terminology.hl7.org/CodeSystem/v2-0074' };
+const STATUS_CATEGORY_CASES = (['Observation', 'DiagnosticReport'] as const).flatMap((type) =>
+  [undefined, 'registered', 'preliminary', 'partial', 'final', 'amended', 'corrected', 'appended', 'cancelled', 'entered-in-error', 'unknown'].flatMap((status) =>
+    [[], type === 'Observation' ? ['laboratory'] : ['LAB'], type === 'Observation' ? ['vital-signs'] : ['RAD'], type === 'Observation' ? ['vital-signs', 'laboratory'] : ['RAD', 'LAB']].map((codes, i) => {
+      const categories = codes.map((code) => ({ system: CATEGORY_SYSTEM[type], code }));
+      const id = `sc-${type === 'Observation' ? 'o' : 'd'}-${status ?? 'none'}-${i}`;
+      const resource = {
+        resourceType: type,
+        id,
+        ...(status ? { status } : {}),
+        category: categories.map((c) => ({ coding: [c] })),
+        code: { text: 'tested thing' },
+        subject: { reference: 'Patient/sc' },
+      } as Resource;
+      return { type, id, status, categories, resource };
+    }),
+  ),
+);
 
 beforeAll(async () => {
   tdb = await createTestDatabase([...consentMigrations, ...fhirApiMigrations]);
@@ -62,6 +87,7 @@ beforeAll(async () => {
         : { resourceType: 'Observation', ...common, hasMember: refersTo }) as Resource,
     );
   }
+  resources.push({ resourceType: 'Patient', id: 'sc' }, ...STATUS_CATEGORY_CASES.map((c) => c.resource));
   await tdb.db.transaction((trx) => writeResources(trx, resources, { fhirBaseUrl: 'http://localhost:8080/fhir' }));
   for (const row of fixture.rows) {
     const { facts } = decisionMatrixCase(row.inputs);
@@ -96,4 +122,18 @@ describe('decision matrix through SQL', () => {
     }
     expect({ case: row.case, visible }).toEqual({ case: row.case, visible: row.expected.visible });
   });
+});
+
+describe('status × category through SQL, for both release policies', () => {
+  test.each(STATUS_CATEGORY_CASES.flatMap((c) => [false, true].map((releasePreliminary) => ({ ...c, releasePreliminary }))))(
+    '$id (releasePreliminary: $releasePreliminary)',
+    async ({ type, id, status, categories, releasePreliminary }) => {
+      const plan = accessPlan({ relationship: { kind: 'self' }, at, releasePolicy: { releasePreliminary } });
+      if (plan.level === 'none') throw new Error('a patient always sees their own record');
+      const expected = decideResource(plan, { resourceType: type, ...(status ? { status } : {}), categories }).visible;
+      const scope = accessScope({ patientId: 'sc', scopes: parseScopes('patient/*.rs').scopes, contexts: ['patient', 'user'], plan, at }, 'read');
+      const visible = (await new ResourceStore(tdb.db).read(type, id, scope)) !== undefined;
+      expect({ id, visible }).toEqual({ id, visible: expected });
+    },
+  );
 });

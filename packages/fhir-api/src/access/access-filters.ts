@@ -49,8 +49,8 @@ export function typeAccess(inputs: AccessInputs, type: string, interaction: Inte
   if (!isCompartmentType(type)) return { anyOf: scopeSets };
   const { plan } = inputs;
   const allOf: Filter[] = [];
-  // REL-4: entered-in-error is never shown as a result.
-  if (plan.neverVisibleStatuses.length && hasStatus(type)) allOf.push(tokenNot('status', plan.neverVisibleStatuses.map((code) => ({ code }))));
+  // REL-4: entered-in-error is never shown as a result (for results, within releaseAlternatives).
+  if (plan.neverVisibleStatuses.length && hasStatus(type) && !isResultType(type)) allOf.push(tokenNot('status', plan.neverVisibleStatuses.map((code) => ({ code }))));
   // PRX-3: a limited proxy sees nothing labelled confidential or sensitive, nor what points at it.
   if (plan.hiddenSecurityLabels.length) {
     allOf.push(tokenNot('_security', plan.hiddenSecurityLabels.map((l) => ({ system: l.system, code: l.code }))));
@@ -85,13 +85,23 @@ export function typeAccess(inputs: AccessInputs, type: string, interaction: Inte
   return { anyOf, allOf };
 }
 
+/**
+ * REL-4 and REL-7 for a result type: (not a result category, and not entered-in-error) or a
+ * released status. A resource has one status, so a released status already excludes
+ * entered-in-error: a result row costs two index probes (category, status), not three.
+ */
 function releaseAlternatives(plan: GrantedPlan, type: string): Filter[][] {
-  if (type !== 'Observation' && type !== 'DiagnosticReport') return [[]];
-  const released: Filter = { kind: 'token', param: 'status', values: plan.releasedStatuses[type].map((code) => ({ code })) };
+  if (!isResultType(type)) return [[]];
+  const neverVisible = new Set(plan.neverVisibleStatuses);
+  const released: Filter = { kind: 'token', param: 'status', values: plan.releasedStatuses[type].filter((code) => !neverVisible.has(code)).map((code) => ({ code })) };
   const categories = plan.resultCategories[type];
   if (categories === 'all') return [[released]];
-  return [[tokenNot('category', categories.map((c) => ({ system: c.system, code: c.code })))], [released]];
+  const notResult = [tokenNot('category', categories.map((c) => ({ system: c.system, code: c.code })))];
+  if (neverVisible.size) notResult.push(tokenNot('status', [...neverVisible].map((code) => ({ code }))));
+  return [notResult, [released]];
 }
+
+const isResultType = (type: string): type is 'Observation' | 'DiagnosticReport' => type === 'Observation' || type === 'DiagnosticReport';
 
 function scopeFilters(type: string, constraints: readonly { name: string; value: string }[]): Filter[] {
   // Parsed with the search grammar in strict mode: a constraint we cannot enforce grants nothing.
