@@ -15,7 +15,11 @@ export interface AccessLogWriterOptions {
   readonly maxBatch?: number;
   /** How long the first entry of a batch waits for company when nothing is in flight (default 1 ms). */
   readonly maxDelayMs?: number;
-  /** Concurrent append transactions (default 2; 1 on the single-connection embedded database is fine too). */
+  /**
+   * Concurrent appends (default 1). While one commits, the next batch gathers everything that
+   * arrives: with one in flight the API served about 35 % more reads per second than with two
+   * (scripts/bench/API-RESULTS.md, investigation runs), each commit being a WAL flush.
+   */
   readonly maxInFlight?: number;
 }
 
@@ -37,7 +41,7 @@ interface Pending {
 export function createAccessLogWriter(db: Knex, options: AccessLogWriterOptions = {}): AccessLogWriter {
   const maxBatch = Math.max(1, options.maxBatch ?? 500);
   const maxDelayMs = Math.max(0, options.maxDelayMs ?? 1);
-  const maxInFlight = Math.max(1, options.maxInFlight ?? 2);
+  const maxInFlight = Math.max(1, options.maxInFlight ?? 1);
   let queue: Pending[] = [];
   const busy = new Set<string>();
   let queued = 0;
