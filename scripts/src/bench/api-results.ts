@@ -308,8 +308,8 @@ function observations(r: ApiBenchResults): string[] {
   out.push(
     '',
     '**Next levers, not done.** (a) The access log: each group-committed batch is a durable commit (a WAL flush), and in an investigation run (300 ' +
-      'patients, the append switched off in code, not a setting) reads went from 759 to 1,369 req/s: larger batches (fewer in flight, a longer wait for ' +
-      "company) trade latency for commits; (b) record each resource's release facts (result or not, released status, entered-in-error) on its row at " +
+      'patients, the append switched off in code, not a setting) reads went from 759 to 1,369 req/s; one append is in flight at a time (with two, ' +
+      "about a quarter fewer reads), and fewer, larger commits would trade latency for throughput; (b) record each resource's release facts (result or not, released status, entered-in-error) on its row at " +
       'write time, so the per-row checks become a filter on the row instead of two to three index probes (a migration that rewrites every row); ' +
       "(c) build the hot statements' SQL once per access-plan shape instead of through knex on every request.",
     '',
