@@ -5,7 +5,7 @@ export * from './db/prepared.js';
 export { consentMigrations } from './migrations/index.js';
 export { hashPassword, verifyPassword } from './accounts/password.js';
 export { base32Encode, generateTotpSecret, matchTotpStep, totpAt, verifyTotp } from './accounts/totp.js';
-export { createTestDatabase, type TestDatabase } from './testing/test-database.js';
+export { createTestDatabase, statementsDuring, type TestDatabase } from './testing/test-database.js';
 export { createLogger, type Logger } from './observability/logger.js';
 export { requestContext } from './observability/request-context.js';
 export { createAccount, countAccounts, AccountExistsError, type Account, type NewAccount } from './accounts/account-store.js';

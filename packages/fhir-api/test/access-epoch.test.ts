@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import type { Knex } from 'knex';
-import { createRestriction, endRestriction, revokeAppGrant, suspendDelegation } from '@patient-access/consent';
+import { createRestriction, endRestriction, revokeAppGrant, statementsDuring, suspendDelegation } from '@patient-access/consent';
 import { writeResources } from '../src/store/resource-writer.js';
 import { LAB, MARIA, MARIA_ACCOUNT, usCoreFixtures } from './us-core-fixtures.js';
 import { FHIR, createHarness, entryIds, type Harness } from './smart-harness.js';
@@ -88,19 +88,8 @@ describe('the epoch moves with every change a request context is made of', () =>
 
 describe('a remembered context', () => {
   /** SELECTs naming the table while `run` runs (writes, e.g. the hourly "last used" stamp, are not reads of the context). */
-  const statementsOn = async (table: string, run: () => Promise<unknown>): Promise<number> => {
-    let n = 0;
-    const count = (q: { sql?: string }) => {
-      if (q.sql && /^\s*select/i.test(q.sql) && q.sql.includes(`"${table}"`)) n += 1;
-    };
-    db.on('query', count);
-    try {
-      await run();
-    } finally {
-      db.removeListener('query', count);
-    }
-    return n;
-  };
+  const statementsOn = async (table: string, run: () => Promise<unknown>): Promise<number> =>
+    (await statementsDuring(db, run)).filter((sql) => /^select/i.test(sql) && sql.includes(`"${table}"`)).length;
 
   test('is read once, then served from memory while the epoch holds', async () => {
     const token = await h.launch({ user: MARIA, pick: 'self:mom' });

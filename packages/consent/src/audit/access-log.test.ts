@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Knex } from 'knex';
 import { consentMigrations } from '../migrations/index.js';
 import { createAccessLog } from '../migrations/202611230003_create_access_log.js';
-import { createTestDatabase, type TestDatabase } from '../testing/test-database.js';
+import { createTestDatabase, statementsDuring, type TestDatabase } from '../testing/test-database.js';
 import { GENESIS_HASH, accessLogHash } from './access-log-hash.js';
 import {
   ACCESS_LOG_ACTIONS,
@@ -277,18 +277,9 @@ describe('concurrent appends', () => {
     for (const i of [0, 1, 2]) expect(kinds(problems, `writer-${i}`)).toEqual([]);
   });
 
-  /** Statements sent while `run` runs (knex 'query' events), by their first word. */
-  const statements = async (run: () => Promise<unknown>): Promise<string[]> => {
-    const seen: string[] = [];
-    const record = (q: { sql?: string }) => seen.push((q.sql ?? '').trim().split(/\s+/)[0]!.toLowerCase());
-    db.on('query', record);
-    try {
-      await run();
-    } finally {
-      db.removeListener('query', record);
-    }
-    return seen;
-  };
+  /** Statements sent while `run` runs, by their first word. */
+  const statements = async (run: () => Promise<unknown>): Promise<string[]> =>
+    (await statementsDuring(db, run)).map((sql) => sql.split(/\s+/)[0]!.toLowerCase());
 
   test('with known heads a batch is one statement; the heads it guessed are checked, not trusted', async () => {
     const heads = new AccessLogHeads();

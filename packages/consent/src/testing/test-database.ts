@@ -3,7 +3,7 @@
  * DATABASE_URL when it is set (CI runs the suite both ways), otherwise an in-memory PGlite.
  */
 import { randomBytes } from 'node:crypto';
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import { openDatabase, type Database } from '../db/database.js';
 import { migrateLatest, type Migration } from '../db/migrations.js';
 
@@ -39,4 +39,20 @@ export async function createTestDatabase(migrations: Migration[]): Promise<TestD
       await admin.destroy();
     },
   };
+}
+
+/**
+ * The SQL of every statement the database sends while `run` runs (knex 'query' events, which
+ * prepared statements emit too): for tests that count round trips, not time.
+ */
+export async function statementsDuring(db: Knex, run: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const record = (q: { sql?: string }) => seen.push((q.sql ?? '').trim());
+  db.on('query', record);
+  try {
+    await run();
+  } finally {
+    db.removeListener('query', record);
+  }
+  return seen;
 }

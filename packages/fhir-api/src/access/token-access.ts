@@ -79,9 +79,9 @@ function proxyScopeExceeded(): OperationOutcomeError {
  * Verified tokens are remembered (by their exact text) for at most this long, and never past
  * their `exp`: an app sends the same token on every request, and verifying its signature again
  * is the largest CPU cost of a read after the database (shared/docs/performance.md). What can end
- * a token early (revocation, an ended delegation, a narrowed grant) is checked on every request
- * in the database, not here; the bound only limits how long a token signed by a key withdrawn in
- * an emergency stays accepted.
+ * a token early (revocation, an ended delegation, a narrowed grant) is checked by every PHI
+ * statement through the access epoch, not here; the bound only limits how long a token signed by
+ * a key withdrawn in an emergency stays accepted.
  */
 const VERIFIED_TOKEN_TTL_MS = 60_000;
 const DEFAULT_CONTEXT_CACHE_MS = 60_000;
