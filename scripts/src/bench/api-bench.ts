@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SERVER_URL, serverSettings, serverVersion } from './bench-db.js';
 import { BIG_PATIENT_ID, ensureAccounts, ensureDataset, openApiBenchDatabase } from './api-dataset.js';
 import { patientTokens, registerApps, type PatientToken } from './api-auth.js';
-import { runLoad, spawnChild, waitForHttp, type Child, type Target } from './api-load.js';
+import { SERVER_NODE_ARGS, runLoad, spawnChild, waitForHttp, type Child, type Target } from './api-load.js';
 import { startProbe } from './api-explain.js';
 import { newestProfile, summarizeProfile, type ProfileSummary } from './api-profile.js';
 import { everythingOnce, median } from './api-everything.js';
@@ -150,7 +150,7 @@ async function run(): Promise<ApiBenchResults> {
   };
   const serverScript = resolve(import.meta.dirname, '..', 'start.js');
   // --server-node-options (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is for investigating, not for measuring.
-  const server = spawnChild(serverScript, { ...env, ...(args['server-node-options'] ? { NODE_OPTIONS: args['server-node-options'] } : {}) }, join(dataDir, 'server.log'));
+  const server = spawnChild(serverScript, { ...env, ...(args['server-node-options'] ? { NODE_OPTIONS: args['server-node-options'] } : {}) }, join(dataDir, 'server.log'), SERVER_NODE_ARGS);
   children.push(server);
   await waitForHttp(`${origin}/healthz`, server);
   log(`server pid ${server.pid} (NODE_ENV=production, LOG_LEVEL=warn, pool ${env['DATABASE_POOL_MAX'] ?? 10}, Redis rate limits)`);
@@ -270,7 +270,7 @@ async function run(): Promise<ApiBenchResults> {
     await server.stop();
     const profiled = async (kind: string, label: string, targets: Target[]): Promise<ProfiledRun> => {
       const dir = join(dataDir, `prof-${kind}`);
-      const child = spawnChild(serverScript, { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` }, join(dataDir, `server-prof-${kind}.log`));
+      const child = spawnChild(serverScript, { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` }, join(dataDir, `server-prof-${kind}.log`), SERVER_NODE_ARGS);
       children.push(child);
       try {
         await waitForHttp(`${origin}/healthz`, child);

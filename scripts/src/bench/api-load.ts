@@ -58,9 +58,16 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-export function spawnChild(script: string, env: Record<string, string>, logFile: string): Child {
+/**
+ * How `npm start` runs the server (package.json): AsyncLocalStorage, which oidc-provider uses on
+ * every request it serves, on Node 22 otherwise installs promise hooks that tax every promise in
+ * the process, the FHIR API's included (the default from Node 24 on).
+ */
+export const SERVER_NODE_ARGS = ['--experimental-async-context-frame'];
+
+export function spawnChild(script: string, env: Record<string, string>, logFile: string, nodeArgs: readonly string[] = []): Child {
   const out = createWriteStream(logFile);
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

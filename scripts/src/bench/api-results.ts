@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DatasetReport } from './api-dataset.js';
 import type { EverythingRun } from './api-everything.js';
 import { PHI_TABLES, type RequestTrace } from './api-explain.js';
-import type { LoadResult } from './api-load.js';
+import { SERVER_NODE_ARGS, type LoadResult } from './api-load.js';
 import type { ProfileSummary } from './api-profile.js';
 
 export const TARGETS = {
@@ -107,7 +107,7 @@ function markdown(r: ApiBenchResults): string {
       `and \`${d.bigPatient.id}\` with ${n0(d.bigPatient.resources)} resources), ${n0(d.resources)} compartment resources + ${n0(d.sharedResources)} shared, ` +
       `store tables ${(d.storeBytes / 2 ** 30).toFixed(1)} GiB with indexes; database \`${r.options['databaseName']}\`` +
       (d.seededNow ? ` (seeded in this run: ${n0(d.seededNow.resources)} resources in ${(d.seededNow.seconds / 60).toFixed(1)} min, vacuum analyze ${d.seededNow.vacuumSeconds.toFixed(0)} s)` : ' (seeded by an earlier run, reused)'),
-    `- Server: the real one, \`node scripts/dist/start.js\` as a child process: ${Object.entries(r.server.env).map(([k, val]) => `${k}=${val}`).join(', ')}; ` +
+    `- Server: the real one, \`node ${SERVER_NODE_ARGS.join(' ')} scripts/dist/start.js\` as a child process (as \`npm start\` runs it): ${Object.entries(r.server.env).map(([k, val]) => `${k}=${val}`).join(', ')}; ` +
       `database pool ${r.server.poolMax} (the default). Whole pipeline on every request: token verification, grant check, access plan (release policy, restrictions), ` +
       'scopes, compartment, the store query, the access-log append (group commit, before the response) and the Redis-backed rate limiter.',
     `- Baseline: a separate child process, Koa + @koa/router + pg Pool(${r.server.poolMax}) with named prepared statements, stored JSON passed through as text, ` +

@@ -180,6 +180,29 @@ describe('the table is append-only (AUD-2)', () => {
     await expect(attempt(db)).rejects.toThrow(/refused|purge may only/);
     expect((await accessLogRecords(db, 'guarded')).map((r) => r.seq)).toEqual([1, 2]);
   });
+
+  // Migration 202611270001: 64 lowercase hex digits, nothing else (heads are held by their trigger to the genesis hash and forward moves).
+  test.each<[string, string, boolean]>([
+    ['64 lowercase hex digits', '0123456789abcdef'.repeat(4), true],
+    ['uppercase hex', '0123456789ABCDEF'.repeat(4), false],
+    ['63 digits', 'a'.repeat(63), false],
+    ['65 digits', 'a'.repeat(65), false],
+    ['a non-hex letter', 'g' + 'a'.repeat(63), false],
+    ['a trailing newline', 'a'.repeat(63) + '\n', false],
+    ['empty', '', false],
+  ])('a hash of %s (%j) is accepted: %s', async (_, hash, accepted) => {
+    const id = `hash-check-${hash.length}-${accepted}-${hash.charCodeAt(0)}`;
+    const attempts = [
+      db('access_log_checkpoint').insert({ patient_id: id, through_seq: 1, hash, cutoff: T0, purged_rows: 1, purged_at: T0 }),
+      ...(['hash', 'prev_hash'] as const).map((column) =>
+        db('access_log').insert({ patient_id: `${id}-${column}`, seq: 1, recorded_at: T0, actor_kind: 'patient', actor_id: 'acct', action: 'read', outcome: 'success', hash: 'c'.repeat(64), prev_hash: 'c'.repeat(64), [column]: hash }),
+      ),
+    ];
+    for (const attempt of attempts) {
+      if (accepted) await expect(attempt).resolves.toBeDefined();
+      else await expect(attempt).rejects.toThrow(/hash_check/);
+    }
+  });
 });
 
 describe('verifyAccessLog finds tampering', () => {
@@ -287,20 +310,24 @@ describe('concurrent appends', () => {
     expect(await statements(() => appendAccessLog(db, [read('fast-a', 1), read('fast-b', 1)], { heads }))).toContain('select');
     expect(heads.get('fast-a')?.seq).toBe(1);
     // Known heads: one autocommitted statement, no transaction.
-    expect(await statements(() => appendAccessLog(db, [read('fast-a', 2), read('fast-b', 2), read('fast-a', 3)], { heads }))).toEqual(['with']);
+    const three = await statementsDuring(db, () => appendAccessLog(db, [read('fast-a', 2), read('fast-b', 2), read('fast-a', 3)], { heads }));
+    expect(three.map((sql) => sql.split(/\s+/)[0])).toEqual(['with']);
     expect(heads.get('fast-a')?.seq).toBe(3);
+    // Whatever the batch holds, the statement's text is the same (prepared once per connection).
+    const one = await statementsDuring(db, () => appendAccessLog(db, [read('fast-b', 3)], { heads }));
+    expect(one).toEqual(three);
 
     // Another writer (another instance) appends to fast-b: this writer's guess for it is stale.
     await appendAccessLog(db, [read('fast-b', 10)]);
     const sent = await statements(async () => {
       const placed = await appendAccessLog(db, [read('fast-a', 4), read('fast-b', 11)], { heads });
-      expect(placed).toEqual([expect.objectContaining({ patientId: 'fast-a', seq: 4 }), expect.objectContaining({ patientId: 'fast-b', seq: 4 })]);
+      expect(placed).toEqual([expect.objectContaining({ patientId: 'fast-a', seq: 4 }), expect.objectContaining({ patientId: 'fast-b', seq: 5 })]);
     });
     // The one-statement attempt failed as a whole (fast-a's row did not go in on its own), then the locked path.
     expect(sent[0]).toBe('with');
     expect(sent).toContain('insert');
     expect((await accessLogRecords(db, 'fast-a')).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
-    expect((await accessLogRecords(db, 'fast-b')).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect((await accessLogRecords(db, 'fast-b')).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
     const problems = await verifyAccessLog(db);
     for (const p of ['fast-a', 'fast-b']) expect(kinds(problems, p)).toEqual([]);
   });

@@ -11,6 +11,7 @@
  * as the read it records (AUD-1).
  */
 import type { Knex } from 'knex';
+import { preparedRows } from '../db/prepared.js';
 import { GENESIS_HASH, accessLogHash } from './access-log-hash.js';
 import {
   WITHHELD_EXCEPTIONS,
@@ -130,6 +131,62 @@ function toRow(r: AccessLogRecord): Record<string, unknown> {
   };
 }
 
+/** access_log's columns with their types, in toRow's names: the fast append reads rows from JSON. */
+const COLUMNS: readonly (readonly [string, string])[] = [
+  ['patient_id', 'text'],
+  ['seq', 'bigint'],
+  ['recorded_at', 'timestamptz'],
+  ['actor_kind', 'text'],
+  ['actor_id', 'text'],
+  ['actor_fhir_user', 'text'],
+  ['on_behalf_of', 'text'],
+  ['client_id', 'text'],
+  ['client_name', 'text'],
+  ['scopes', 'text'],
+  ['grant_id', 'text'],
+  ['delegation_id', 'text'],
+  ['action', 'text'],
+  ['outcome', 'text'],
+  ['reason', 'text'],
+  ['exception', 'text'],
+  ['resource_type', 'text'],
+  ['query_params', 'text[]'],
+  ['result_count', 'integer'],
+  ['returned_ids', 'text[]'],
+  ['withheld', 'jsonb'],
+  ['request_id', 'text'],
+  ['source_address', 'text'],
+  ['detail', 'jsonb'],
+  ['prev_hash', 'text'],
+  ['hash', 'text'],
+];
+
+/** A record as one JSON object for json_to_recordset (jsonb columns as values, not text). */
+function toJsonRow(r: AccessLogRecord): Record<string, unknown> {
+  return { ...toRow(r), recorded_at: r.recordedAt.toISOString(), withheld: r.withheld, detail: r.detail };
+}
+
+/**
+ * The fast append as one statement of a fixed text, whatever the batch holds: the heads to move
+ * ($1, JSON), the patients to lock ($2) and the rows ($3, JSON). Being always the same text, it is
+ * a named statement, parsed and planned once per connection; a text that grew with the batch (a
+ * VALUES row per entry) was parsed and planned again for every batch. The heads are locked in
+ * patient order first, as on the locked path: whatever plan the UPDATE gets, two batches never
+ * take the same heads in opposite orders (no deadlock).
+ */
+const FAST_APPEND_SQL = `with moves as (
+    select * from json_to_recordset(?::json) as v(patient_id text, from_seq bigint, from_hash text, seq bigint, hash text)),
+  locked as (select patient_id from access_log_head where patient_id = any(?::text[]) order by patient_id for update),
+  moved as (
+    update access_log_head as h set seq = v.seq, hash = v.hash
+      from moves v join locked l on l.patient_id = v.patient_id
+     where h.patient_id = v.patient_id and h.seq = v.from_seq and h.hash = v.from_hash
+    returning 1),
+  appended as (
+    insert into access_log (${COLUMNS.map(([c]) => c).join(', ')})
+    select ${COLUMNS.map(([c]) => c).join(', ')} from json_to_recordset(?::json) as r(${COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')}))
+  select access_log_expect_heads((select count(*) from moves)::int, (select count(*) from moved)::int)`;
+
 function recordFor(entry: AccessLogEntry, seq: number, prevHash: string, at: Date): AccessLogRecord {
   const content: Omit<AccessLogRecord, 'hash'> = {
     patientId: entry.patientId,
@@ -223,31 +280,13 @@ export async function appendAccessLog(
     const { records, headOf } = chain(entries, byPatient, guessed, at);
     // Optimistic: a second batch for the same patient may start from here before this one commits.
     for (const [p, head] of headOf) heads.advance(p, head);
-    const insert = db('access_log').insert(records.map(toRow)).toSQL();
+    const moves = patients.map((p) => {
+      const from = guessed.get(p)!;
+      const to = headOf.get(p)!;
+      return { patient_id: p, from_seq: from.seq, from_hash: from.hash, seq: to.seq, hash: to.hash };
+    });
     try {
-      await db.raw(
-        // The heads are locked in patient order first, as on the locked path: whatever plan the
-        // UPDATE gets, two batches never take the same heads in opposite orders (no deadlock).
-        `with locked as (select patient_id from access_log_head where patient_id in (${patients.map(() => '?').join(', ')}) order by patient_id for update),
-         moved as (
-           update access_log_head as h set seq = v.seq, hash = v.hash
-             from (values ${patients.map(() => '(?, ?::bigint, ?, ?::bigint, ?)').join(', ')}) as v(patient_id, from_seq, from_hash, seq, hash)
-             join locked l on l.patient_id = v.patient_id
-            where h.patient_id = v.patient_id and h.seq = v.from_seq and h.hash = v.from_hash
-           returning 1),
-         appended as (${insert.sql})
-         select access_log_expect_heads(?, (select count(*) from moved)::int)`,
-        [
-          ...patients,
-          ...patients.flatMap((p) => {
-            const from = guessed.get(p)!;
-            const to = headOf.get(p)!;
-            return [p, from.seq, from.hash, to.seq, to.hash];
-          }),
-          ...insert.bindings,
-          patients.length,
-        ],
-      );
+      await preparedRows(db, db.raw(FAST_APPEND_SQL, [JSON.stringify(moves), patients, JSON.stringify(records.map(toJsonRow))]));
       return records.map((r) => ({ patientId: r.patientId, seq: r.seq, hash: r.hash }));
     } catch (err) {
       heads.forget(patients);

@@ -8,5 +8,6 @@ import { createPatientRestrictions } from './202611240001_create_patient_restric
 import { createDelegationSuspensions } from './202611250001_create_delegation_suspensions.js';
 import { createAccessEpoch } from './202611260001_create_access_epoch.js';
 import { createAccessLogExpectHeads } from './202611260003_create_access_log_expect_heads.js';
+import { cheaperAccessLogHashChecks } from './202611270001_access_log_cheaper_hash_checks.js';
 
-export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads];
+export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads, cheaperAccessLogHashChecks];

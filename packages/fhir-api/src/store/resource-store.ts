@@ -5,7 +5,7 @@
  * text (no parse and re-stringify on the hot path).
  */
 import type { Knex } from 'knex';
-import { preparedRows } from '@patient-access/consent';
+import { preparedRows, preparedSql } from '@patient-access/consent';
 import { REFERENCES_PARAM } from '../search/extract.js';
 import { andSql, or } from '../search/filter-sql.js';
 import { isCompartmentType, supportedResourceTypes } from '../search/registry.js';
@@ -47,14 +47,23 @@ export interface CompartmentOptions {
 }
 
 const COLUMNS = ['r.resource_type', 'r.id', 'r.version_id', 'r.last_updated'];
+const SELECT_LIST = `${COLUMNS.join(', ')}, r.content::text as content`;
+
+/** Where a caller's visible rows of one type are: the table (aliased `r`) and a condition on it. */
+interface VisibleWhere {
+  table: 'resource' | 'shared_resource';
+  sql: string;
+  bindings: unknown[];
+}
 
 export class ResourceStore {
   constructor(private readonly db: Knex) {}
 
   async read(resourceType: string, id: string, access: AccessScope): Promise<StoredResource | undefined> {
-    const q = this.visibleQuery(resourceType, access, [{ kind: 'id', values: [id] }]);
-    if (!q) return undefined;
-    const [row] = await preparedRows<Row>(this.db, q.select(selectColumns(this.db)).limit(1));
+    const where = this.visibleWhere(resourceType, access, [{ kind: 'id', values: [id] }]);
+    if (!where) return undefined;
+    // The hottest statement, written out rather than through knex's builder: the same filter, less CPU per read.
+    const [row] = await preparedSql<Row>(this.db, `select ${SELECT_LIST} from ${where.table} as r where ${where.sql} limit 1`, where.bindings);
     return row ? (await this.redactResults([toStored(row)], access))[0] : undefined;
   }
 
@@ -244,37 +253,47 @@ export class ResourceStore {
   }
 
   /**
-   * The one place PHI queries are built: type visibility, compartments and the caller's per-type
-   * filters, then the search's own filters. Returns undefined when nothing can be visible.
+   * The one place PHI filters are built: type visibility, compartments and the caller's per-type
+   * filters, then the search's own filters, as one WHERE condition over `r` (with `?` bindings).
+   * Returns undefined when nothing can be visible.
    */
-  private visibleQuery(resourceType: string, access: AccessScope, filters: Filter[]): Knex.QueryBuilder | undefined {
+  private visibleWhere(resourceType: string, access: AccessScope, filters: Filter[]): VisibleWhere | undefined {
     const typeAccess = access.forType(resourceType);
     if (!typeAccess || typeAccess.anyOf.length === 0) return undefined;
     const shared = !isCompartmentType(resourceType);
     if (!shared && access.patientIds.length === 0) return undefined;
-    const q = this.db(shared ? 'shared_resource as r' : 'resource as r').where('r.resource_type', resourceType);
+    const parts: string[] = ['r.resource_type = ?'];
+    const bindings: unknown[] = [resourceType];
+    const add = (sql: string, values: readonly unknown[]) => {
+      parts.push(`(${sql})`);
+      bindings.push(...values);
+    };
     // Uncorrelated: PostgreSQL evaluates it once per statement (an InitPlan gating the scan), one key lookup.
-    if (access.epoch) q.whereRaw('coalesce((select e.epoch from access_epoch e where e.patient_id = ?), 0) = ?::bigint', [access.epoch.patientId, access.epoch.value]);
+    if (access.epoch) add('coalesce((select e.epoch from access_epoch e where e.patient_id = ?), 0) = ?::bigint', [access.epoch.patientId, access.epoch.value]);
     if (!shared) {
-      q.whereIn('r.patient_id', [...access.patientIds]);
+      const marks = access.patientIds.map(() => '?').join(', ');
+      add(`r.patient_id in (${marks})`, access.patientIds);
       // A resource in several visible compartments is returned once (its lowest-keyed copy).
       if (access.patientIds.length > 1) {
-        q.whereRaw(
-          `r.patient_id = (select min(r2.patient_id) from resource r2 where r2.resource_type = r.resource_type and r2.id = r.id and r2.patient_id in (${access.patientIds.map(() => '?').join(',')}))`,
-          [...access.patientIds],
-        );
+        add(`r.patient_id = (select min(r2.patient_id) from resource r2 where r2.resource_type = r.resource_type and r2.id = r.id and r2.patient_id in (${marks}))`, access.patientIds);
       }
     }
     if (!typeAccess.anyOf.some((set) => set.length === 0)) {
       const restrictions = or(typeAccess.anyOf.map((set) => andSql(set, shared)));
-      q.whereRaw(restrictions.sql, restrictions.bindings as Knex.RawBinding[]);
+      add(restrictions.sql, restrictions.bindings);
     }
     const required = [...(typeAccess.allOf ?? []), ...(shared ? filters : filters.map((f) => ownPatientCheck(f, access.patientIds)))];
     if (required.length) {
       const sql = andSql(required, shared);
-      q.whereRaw(sql.sql, sql.bindings as Knex.RawBinding[]);
+      add(sql.sql, sql.bindings);
     }
-    return q;
+    return { table: shared ? 'shared_resource' : 'resource', sql: parts.join(' and '), bindings };
+  }
+
+  /** visibleWhere as a knex query over `r`, for the statements that are built further. */
+  private visibleQuery(resourceType: string, access: AccessScope, filters: Filter[]): Knex.QueryBuilder | undefined {
+    const where = this.visibleWhere(resourceType, access, filters);
+    return where && this.db(`${where.table} as r`).whereRaw(where.sql, where.bindings as Knex.RawBinding[]);
   }
 
   private async count(q: Knex.QueryBuilder): Promise<number> {
