@@ -68,7 +68,7 @@ export async function startProbe(databaseUrl: string, env: Record<string, string
     if (!recording) return;
     const head = q.sql.trimStart().slice(0, 12).toLowerCase();
     // A WITH that modifies data (the access-log append) is a write: EXPLAIN ANALYZE would run it.
-    const modifies = /(^|\(|\)\s*)(insert|update|delete)\b/i.test(q.sql.trim());
+    const modifies = /(^|[(),])\s*(insert|update|delete)\b/i.test(q.sql.trim());
     const kind = modifies ? 'write' : head.startsWith('select') || head.startsWith('with') ? 'select' : 'other';
     recording.push({ sql: q.sql, bindings: q.bindings ?? [], kind });
   });
