@@ -100,7 +100,8 @@ export function accessLogRecordFromRow(row: AccessLogRow): AccessLogRecord {
   };
 }
 
-function toRow(r: AccessLogRecord): Record<string, unknown> {
+/** A record's column values; the jsonb columns as values (see toRow and toJsonRow for how each way sends them). */
+function columnValues(r: AccessLogRecord): Record<string, unknown> {
   return {
     patient_id: r.patientId,
     seq: r.seq,
@@ -122,16 +123,21 @@ function toRow(r: AccessLogRecord): Record<string, unknown> {
     query_params: r.queryParams === null ? null : [...r.queryParams],
     result_count: r.resultCount,
     returned_ids: [...r.returnedIds],
-    withheld: JSON.stringify(r.withheld),
+    withheld: r.withheld,
     request_id: r.requestId,
     source_address: r.sourceAddress,
-    detail: r.detail === null ? null : JSON.stringify(r.detail),
+    detail: r.detail,
     prev_hash: r.prevHash,
     hash: r.hash,
   };
 }
 
-/** access_log's columns with their types, in toRow's names: the fast append reads rows from JSON. */
+/** A record for a knex insert: jsonb columns as JSON text (pg would send a JS array as a PostgreSQL array). */
+function toRow(r: AccessLogRecord): Record<string, unknown> {
+  return { ...columnValues(r), withheld: JSON.stringify(r.withheld), detail: r.detail === null ? null : JSON.stringify(r.detail) };
+}
+
+/** access_log's columns with their types, as columnValues names them: the fast append reads rows from JSON. */
 const COLUMNS: readonly (readonly [string, string])[] = [
   ['patient_id', 'text'],
   ['seq', 'bigint'],
@@ -161,9 +167,9 @@ const COLUMNS: readonly (readonly [string, string])[] = [
   ['hash', 'text'],
 ];
 
-/** A record as one JSON object for json_to_recordset (jsonb columns as values, not text). */
+/** A record as one JSON object for json_to_recordset. */
 function toJsonRow(r: AccessLogRecord): Record<string, unknown> {
-  return { ...toRow(r), recorded_at: r.recordedAt.toISOString(), withheld: r.withheld, detail: r.detail };
+  return { ...columnValues(r), recorded_at: r.recordedAt.toISOString() };
 }
 
 /**

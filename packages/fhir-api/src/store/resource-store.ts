@@ -293,7 +293,8 @@ export class ResourceStore {
   /** visibleWhere as a knex query over `r`, for the statements that are built further. */
   private visibleQuery(resourceType: string, access: AccessScope, filters: Filter[]): Knex.QueryBuilder | undefined {
     const where = this.visibleWhere(resourceType, access, filters);
-    return where && this.db(`${where.table} as r`).whereRaw(where.sql, where.bindings as Knex.RawBinding[]);
+    // Parenthesized: whatever a caller adds to the query is ANDed to the whole condition, never ORed into it.
+    return where && this.db(`${where.table} as r`).whereRaw(`(${where.sql})`, where.bindings as Knex.RawBinding[]);
   }
 
   private async count(q: Knex.QueryBuilder): Promise<number> {
