@@ -4,7 +4,7 @@ import type { Migration } from '../db/migrations.js';
 /**
  * The access-log tables check that every hash is 64 lowercase hex digits. The first form,
  * `hash ~ '^[0-9a-f]{64}$'`, cost PostgreSQL about 14 µs per evaluation (the bounded repetition
- * expands into 64 regex states), three of them per appended row with its head: a measurable share
+ * expands into 64 regex states), two per appended row and one per chain head moved: a measurable share
  * of every API request's database time. `length(hash) = 64 and hash !~ '[^0-9a-f]'` accepts
  * exactly the same strings for under 1 µs. The new checks are validated against existing rows.
  */

@@ -46,8 +46,8 @@ export interface CompartmentOptions {
   filters?: Filter[];
 }
 
-const COLUMNS = ['r.resource_type', 'r.id', 'r.version_id', 'r.last_updated'];
-const SELECT_LIST = `${COLUMNS.join(', ')}, r.content::text as content`;
+/** What every statement that returns resources selects (the Row shape): one list for the written-out read and the built queries. */
+const SELECT_LIST = 'r.resource_type, r.id, r.version_id, r.last_updated, r.content::text as content';
 
 /** Where a caller's visible rows of one type are: the table (aliased `r`) and a condition on it. */
 interface VisibleWhere {
@@ -400,8 +400,8 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-function selectColumns(db: Knex): (string | Knex.Raw)[] {
-  return [...COLUMNS, db.raw('r.content::text as content')];
+function selectColumns(db: Knex): Knex.Raw {
+  return db.raw(SELECT_LIST);
 }
 
 function toStored(row: Row): StoredResource {
