@@ -1,12 +1,13 @@
 /**
  * Every resource the API returns from the demo dataset is valid FHIR R4 (structure: required
- * elements, types, cardinality, value sets bound as required), as served: after release rules and
+ * elements, types, cardinality, value sets bound as required, by the importer's validator and by
+ * @medplum/core's with its invariants), as served: after release rules and
  * report redaction. Each demo patient signs in and reads their whole record through
  * `Patient/{id}/$everything`, following `next` links; one error anywhere fails the test.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Resource } from '@medplum/fhirtypes';
-import { structureErrors } from '../src/import/validate-resource.js';
+import { fullStructureErrors, structureErrors } from '../src/import/validate-resource.js';
 import { generateDataset } from '../src/seed/index.js';
 import { createHarness, type Harness, type HarnessAccount } from './smart-harness.js';
 
@@ -40,7 +41,7 @@ describe('the demo dataset as the API serves it', () => {
         for (const { resource } of bundle.entry ?? []) {
           returned++;
           returnedTypes.add(resource.resourceType);
-          for (const e of structureErrors(resource)) problems.push(`${resource.resourceType}/${resource.id}: ${e}`);
+          for (const e of [...structureErrors(resource), ...fullStructureErrors(resource)]) problems.push(`${resource.resourceType}/${resource.id}: ${e}`);
         }
         const next = bundle.link?.find((l) => l.relation === 'next')?.url;
         path = next ? next.slice(next.indexOf('/fhir/') + '/fhir/'.length) : undefined;

@@ -7,7 +7,7 @@ import { importPath, type ImportReport } from '../src/import/importer.js';
 import { fhirApiMigrations } from '../src/migrations/index.js';
 import { observation, patient } from './fixtures.js';
 
-// Large enough for several batches and for the validation threads to start (1,000 lines).
+// Large enough for several batches (1,000 lines each), so that checking one overlaps writing another.
 const LINES = 2600;
 let t: TestDatabase;
 let folder: string;
@@ -43,9 +43,9 @@ afterAll(async () => {
   await t.destroy();
 });
 
-async function importFresh(validationThreads: number): Promise<ImportReport> {
+async function importFresh(): Promise<ImportReport> {
   await t.db.raw('truncate resource, shared_resource, search_token, search_date, search_string');
-  return importPath(t.db, folder, { validationThreads, now: new Date('2026-01-01T00:00:00Z') });
+  return importPath(t.db, folder, { now: new Date('2026-01-01T00:00:00Z') });
 }
 
 async function state() {
@@ -57,38 +57,38 @@ async function state() {
 }
 
 describe('ndjson import pipeline', () => {
-  let onThreads: ImportReport;
+  let first: ImportReport;
 
-  test('with validation threads: every valid line stored, every bad one reported with its line, in order', async () => {
-    onThreads = await importFresh(2);
-    expect(onThreads.problems.map((p) => [p.file.endsWith('Observation.ndjson'), p.location])).toEqual([
+  test('every valid line stored, every bad one reported with its line, in order', async () => {
+    first = await importFresh();
+    expect(first.problems.map((p) => [p.file.endsWith('Observation.ndjson'), p.location])).toEqual([
       [true, 'line 5'],
       [true, 'line 1500'],
       [true, 'line 2100'],
     ]);
-    expect(onThreads.problems[0]!.message).toMatch(/^not valid JSON/);
-    expect(onThreads.problems[1]!.message).toMatch(/Observation\.code/);
-    expect(onThreads.problems[2]!.message).toMatch(/id/);
+    expect(first.problems[0]!.message).toMatch(/^not valid JSON/);
+    expect(first.problems[1]!.message).toMatch(/Observation\.code/);
+    expect(first.problems[2]!.message).toMatch(/id/);
     // 2 patients + 2,600 lines - 3 bad - 1 blank; line 2500 repeats obs-10.
-    expect(onThreads.resources).toBe(2 + LINES - 4);
-    expect(onThreads).toMatchObject({ created: 2 + LINES - 5, updated: 1, unchanged: 0 });
+    expect(first.resources).toBe(2 + LINES - 4);
+    expect(first).toMatchObject({ created: 2 + LINES - 5, updated: 1, unchanged: 0 });
     const row = await t.db('resource').select('patient_id', t.db.raw('content::text as json')).where({ resource_type: 'Observation', id: 'obs-10' });
     expect(row).toHaveLength(1);
     expect(row[0].patient_id).toBe('pp-2');
     expect(JSON.parse(row[0].json).status).toBe('amended');
   });
 
-  test('on the importing thread: the same report and the same stored state', async () => {
-    const threaded = await state();
-    const inline = await importFresh(0);
-    expect({ ...inline, seconds: 0 }).toEqual({ ...onThreads, seconds: 0 });
-    expect(await state()).toEqual(threaded);
+  test('importing into an empty store again: the same report and the same stored state', async () => {
+    const before = await state();
+    const again = await importFresh();
+    expect({ ...again, seconds: 0 }).toEqual({ ...first, seconds: 0 });
+    expect(await state()).toEqual(before);
   });
 
   test('importing the same files again changes nothing but the resource given twice', async () => {
     const without = (s: Awaited<ReturnType<typeof state>>) => s.resources.filter((r: { id: string }) => r.id !== 'obs-10');
     const before = await state();
-    const again = await importPath(t.db, folder, { validationThreads: 2 });
+    const again = await importPath(t.db, folder);
     // obs-10 is in two batches with different content: each write makes a new version, as before.
     expect(again).toMatchObject({ created: 0, updated: 2, unchanged: 2 + LINES - 6 });
     expect(again.problems).toHaveLength(3);

@@ -13,9 +13,8 @@
  *
  * Options: --patients N (seeding run, default 1000), --resources-per-patient N (seeding run's
  * generator average, default 500 as in the issue's 10,000 patients / 5,000,000 resources; 0 for the
- * demo's 60-150), --sample-patients N (phases 1-3, demo density, default 200), --validation-threads N
- * (importPath's option; default one per core), --database-url URL, --out DIR (default scripts/bench),
- * --no-results, --skip-seed.
+ * demo's 60-150), --sample-patients N (phases 1-3, demo density, default 200), --database-url URL,
+ * --out DIR (default scripts/bench), --no-results, --skip-seed.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -49,7 +48,6 @@ const { values: args } = parseArgs({
     patients: { type: 'string', default: '1000' },
     'sample-patients': { type: 'string', default: '200' },
     'resources-per-patient': { type: 'string', default: '500' },
-    'validation-threads': { type: 'string' },
     'database-url': { type: 'string' },
     out: { type: 'string' },
     'no-results': { type: 'boolean', default: false },
@@ -60,7 +58,6 @@ const seedPatients = nonNegativeInt('--patients', args.patients);
 const samplePatients = nonNegativeInt('--sample-patients', args['sample-patients']);
 /** Seeding run only: the issue's benchmark shape is 5,000,000 resources for 10,000 patients. 0: the demo's 60-150. */
 const resourcesPerPatient = nonNegativeInt('--resources-per-patient', args['resources-per-patient']);
-const validationThreads = args['validation-threads'] === undefined ? undefined : nonNegativeInt('--validation-threads', args['validation-threads']);
 const serverUrl = args['database-url'] ?? process.env['DATABASE_URL'] ?? DEFAULT_SERVER_URL;
 const now = new Date(DEFAULT_NOW);
 const write = { fhirBaseUrl: FHIR_BASE_URL, now: new Date('2026-11-01T12:00:00Z') };
@@ -158,7 +155,7 @@ async function run(bench: BenchDatabase): Promise<BenchResults> {
     records.length = 0;
     for (const label of ['importPath (ndjson): new resources', 'importPath (ndjson): same files again (unchanged)']) {
       start = cpuSnapshot();
-      const r = await importPath(db, folder, { fhirBaseUrl: FHIR_BASE_URL, now: write.now, ...(validationThreads === undefined ? {} : { validationThreads }) });
+      const r = await importPath(db, folder, { fhirBaseUrl: FHIR_BASE_URL, now: write.now });
       const cpu = cpuSince(start, bench.name);
       if (r.problems.length) throw new Error(`import reported problems: ${JSON.stringify(r.problems.slice(0, 3))}`);
       importPathResults.push(report(label, r.resources, cpu, { created: r.created, updated: r.updated, unchanged: r.unchanged }, `${byType.size} files`));
@@ -178,7 +175,6 @@ async function run(bench: BenchDatabase): Promise<BenchResults> {
       samplePatients,
       resourcesPerPatient: resourcesPerPatient || null,
       patientsPerTransaction: PATIENTS_PER_TRANSACTION,
-      validationThreads: validationThreads ?? null,
     },
     target: { resourcesPerSecond: TARGET_RATE, patients: TARGET_PATIENTS, resources: TARGET_RESOURCES },
     sample,

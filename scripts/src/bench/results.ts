@@ -30,7 +30,7 @@ export interface BenchResults {
     postgres: string;
     postgresSettings: Record<string, string>;
   };
-  options: { seedPatients: number; samplePatients: number; resourcesPerPatient: number | null; patientsPerTransaction: number; validationThreads: number | null };
+  options: { seedPatients: number; samplePatients: number; resourcesPerPatient: number | null; patientsPerTransaction: number };
   target: { resourcesPerSecond: number; patients: number; resources: number };
   sample: { patients: number; resources: number; jsonBytes: number; transactions: number };
   generation: Measurement;
@@ -81,7 +81,7 @@ function markdown(r: BenchResults): string {
     '# Import and seeding benchmark',
     '',
     'Written by `npm run bench` (scripts/src/bench/import-bench.ts); the raw figures are in `results.json`.',
-    'Re-run with `npm run bench` (options: `-- --patients N --resources-per-patient N --sample-patients N --validation-threads N`).',
+    'Re-run with `npm run bench` (options: `-- --patients N --resources-per-patient N --sample-patients N`).',
     '',
     `- Date: ${r.date}`,
     `- Machine: ${r.machine.nproc} cores (\`nproc\`), ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB RAM; Node ${r.machine.node}; ${r.machine.postgres} ` +
@@ -90,8 +90,7 @@ function markdown(r: BenchResults): string {
       `${r.sample.resources.toLocaleString('en-US')} resources, ${(r.sample.jsonBytes / 2 ** 20).toFixed(1)} MiB of JSON ` +
       `(${Math.round(r.sample.jsonBytes / r.sample.resources)} bytes/resource), ${r.sample.transactions} transactions of ${r.options.patientsPerTransaction} patients; ` +
       `generated beforehand in ${r.generation.seconds.toFixed(2)} s (${rate(r.generation)}/s), not timed with the writes`,
-    `- importPath: one ndjson file per resource type (as a bulk-data export writes them), validation threads: ` +
-      `${r.options.validationThreads ?? 'default (one per core for inputs of 8 MiB or more)'}`,
+    '- importPath: one ndjson file per resource type (as a bulk-data export writes them); each line parsed once and validated on the importing thread',
     `- Target (issue 2): at least ${r.target.resourcesPerSecond.toLocaleString('en-US')} resources/s into PostgreSQL through the import path: **${verdict}** ` +
       `(${rate(importNew)}/s for new resources through \`importPath\`).`,
     '',
@@ -152,10 +151,10 @@ function cpuReading(r: BenchResults): string {
   return (
     `**Where the CPU goes (new resources).** writeResources: Node ${write.cpu.nodeMicrosPerResource.toFixed(0)} µs + PostgreSQL ` +
     `${write.cpu.postgresMicrosPerResource.toFixed(0)} µs = ${perResource(write).toFixed(0)} CPU-µs per resource, so even with both cores fully busy ` +
-    `this machine cannot exceed about ${ceiling(write)}/s. importPath: Node ${imp.cpu.nodeMicrosPerResource.toFixed(0)} µs (all threads) + PostgreSQL ` +
+    `this machine cannot exceed about ${ceiling(write)}/s. importPath: Node ${imp.cpu.nodeMicrosPerResource.toFixed(0)} µs + PostgreSQL ` +
     `${imp.cpu.postgresMicrosPerResource.toFixed(0)} µs = ${perResource(imp).toFixed(0)} CPU-µs, a ceiling of about ${ceiling(imp)}/s; the ` +
-    `${importOnly.toFixed(0)} µs more than writeResources are reading, parsing (twice with validation threads) and FHIR structure validation ` +
-    '(@medplum/core; about 200 µs for a 1 KB resource when measured on its own), plus the validation threads\' start-up (about 1 CPU-s each, to load the FHIR definitions).'
+    `${importOnly.toFixed(0)} µs more than writeResources are reading the files, parsing each line once and FHIR structure validation ` +
+    '(structure-validator.ts: about 6 µs for a 1 KB resource measured on its own, where @medplum/core\'s validateResource took about 110 µs).'
   );
 }
 

@@ -6,14 +6,14 @@
  */
 import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { writeResources, type WriteOptions, type WriteResult } from '../store/resource-writer.js';
 import { resolveBundle, rewriteReferences } from './bundle-entries.js';
-import { ValidationPool } from './validation-pool.js';
+import { parseNdjsonLine, structureErrors } from './validate-resource.js';
 
 export interface ImportProblem {
   file: string;
@@ -36,18 +36,15 @@ export interface ImportReport {
 export interface ImportOptions extends WriteOptions {
   /** Called as bytes of input are processed. */
   onProgress?: (bytesDone: number, bytesTotal: number, resources: number) => void;
-  /**
-   * Worker threads for FHIR structure validation, which costs more CPU than writing. Default: one
-   * per core for inputs of at least 8 MiB, none below (each thread spends about a second of CPU
-   * loading the FHIR definitions); 0 validates on the importing thread.
-   */
-  validationThreads?: number;
 }
-
-const VALIDATION_THREADS_FROM_BYTES = 8 * 2 ** 20;
 
 /** ndjson lines per transaction (invalid lines included, blank lines not counted). */
 const NDJSON_BATCH = 1000;
+/**
+ * Resources parsed and validated between two turns of the event loop (about 1 ms of work), so that
+ * the write in flight keeps PostgreSQL busy while the next batch is checked.
+ */
+const CHECK_STEP = 100;
 
 export async function importPath(db: Knex, path: string, options: ImportOptions = {}): Promise<ImportReport> {
   const started = process.hrtime.bigint();
@@ -65,26 +62,21 @@ export async function importPath(db: Knex, path: string, options: ImportOptions 
     for (const r of resources) report.byType[r.resourceType] = (report.byType[r.resourceType] ?? 0) + 1;
   };
 
-  const pool = new ValidationPool(options.validationThreads ?? (total >= VALIDATION_THREADS_FROM_BYTES ? availableParallelism() : 0));
-  const ndjson = new NdjsonPipeline(db, options, report, record, pool, (bytes) => {
+  const ndjson = new NdjsonPipeline(db, options, report, record, (bytes) => {
     done += bytes;
     progress();
   });
-  try {
-    for (const [i, file] of files.entries()) {
-      if (file.endsWith('.ndjson')) {
-        await readNdjson(file, ndjson);
-      } else {
-        await ndjson.drain(); // files are imported in order: earlier ndjson batches are written first
-        await importJsonFile(db, file, options, report, record, pool);
-        done += sizes[i]!;
-        progress();
-      }
+  for (const [i, file] of files.entries()) {
+    if (file.endsWith('.ndjson')) {
+      await readNdjson(file, ndjson);
+    } else {
+      await ndjson.drain(); // files are imported in order: earlier ndjson batches are written first
+      await importJsonFile(db, file, options, report, record);
+      done += sizes[i]!;
+      progress();
     }
-    await ndjson.drain();
-  } finally {
-    await pool.close();
   }
+  await ndjson.drain();
   report.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return report;
 }
@@ -95,7 +87,6 @@ async function importJsonFile(
   options: ImportOptions,
   report: ImportReport,
   record: (r: Resource[], w: WriteResult) => void,
-  pool: ValidationPool,
 ): Promise<void> {
   let parsed: unknown;
   try {
@@ -116,10 +107,10 @@ async function importJsonFile(
   }
   const resolved = resolveBundle(bundle);
   const problems = [...resolved.problems];
-  const checked = await pool.validateResources(resolved.resources.map((r) => r.resource));
-  resolved.resources.forEach(({ index }, i) => {
-    for (const message of checked[i]!) problems.push({ index, message });
-  });
+  for (const [i, { index, resource }] of resolved.resources.entries()) {
+    if (i > 0 && i % CHECK_STEP === 0) await yieldToEventLoop();
+    for (const message of structureErrors(resource)) problems.push({ index, message });
+  }
   if (problems.length) {
     for (const p of problems) report.problems.push({ file, location: `entry ${p.index}`, message: p.message });
     report.problems.push({ file, location: 'file', message: 'bundle not imported (a bundle is all or nothing)' });
@@ -170,12 +161,12 @@ interface NdjsonBatch {
 
 /**
  * ndjson batches, across files, as a pipeline: while one batch is written (one transaction), the
- * next ones are validated (on the pool's threads) and read. Batches are written one after the
- * other, in the order they came, so a later line for the same resource still wins and a Provenance
- * file (read last) finds its targets stored. Problems are reported in line order.
+ * next one is read, parsed and validated on this thread (in steps that leave the event loop to the
+ * write in flight). Each line is parsed once. Batches are written one after the other, in the
+ * order they came, so a later line for the same resource still wins and a Provenance file (read
+ * last) finds its targets stored. Problems are reported in line order.
  */
 class NdjsonPipeline {
-  private readonly queued: (NdjsonBatch & { checked: Promise<string[][]> })[] = [];
   private writing: Promise<void> = Promise.resolve();
   private writeFailure: { error: unknown } | undefined;
 
@@ -184,33 +175,18 @@ class NdjsonPipeline {
     private readonly options: ImportOptions,
     private readonly report: ImportReport,
     private readonly record: (r: Resource[], w: WriteResult) => void,
-    private readonly pool: ValidationPool,
     private readonly advance: (bytes: number) => void,
   ) {}
 
-  /** Queues a batch for validation; once two are waiting, waits until the oldest is being written. */
+  /** Checks a batch, then waits for the previous write and starts this one's. */
   async add(batch: NdjsonBatch): Promise<void> {
-    const checked = this.pool.validate('ndjson', batch.lines);
-    checked.catch(() => undefined); // rethrown when the batch is taken off the queue
-    this.queued.push({ ...batch, checked });
-    if (this.queued.length > 2) await this.writeNext();
-  }
-
-  /** Writes everything queued and waits for the last write. */
-  async drain(): Promise<void> {
-    while (this.queued.length) await this.writeNext();
-    await this.writing;
-    if (this.writeFailure) throw this.writeFailure.error;
-  }
-
-  private async writeNext(): Promise<void> {
-    const batch = this.queued.shift()!;
-    const errors = await batch.checked;
     const resources: Resource[] = [];
-    errors.forEach((messages, i) => {
-      if (messages.length) for (const message of messages) this.report.problems.push({ file: batch.file, location: `line ${batch.lineNos[i]}`, message });
-      else resources.push(JSON.parse(batch.lines[i]!) as Resource);
-    });
+    for (const [i, line] of batch.lines.entries()) {
+      if (i > 0 && i % CHECK_STEP === 0) await yieldToEventLoop();
+      const parsed = parseNdjsonLine(line);
+      if (parsed.resource) resources.push(parsed.resource);
+      else for (const message of parsed.errors) this.report.problems.push({ file: batch.file, location: `line ${batch.lineNos[i]}`, message });
+    }
     await this.writing;
     if (this.writeFailure) throw this.writeFailure.error;
     this.writing = (async () => {
@@ -221,6 +197,12 @@ class NdjsonPipeline {
     })().catch((error: unknown) => {
       this.writeFailure ??= { error };
     });
+  }
+
+  /** Waits for the last write. */
+  async drain(): Promise<void> {
+    await this.writing;
+    if (this.writeFailure) throw this.writeFailure.error;
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Coding, Condition, DiagnosticReport, DocumentReference, Encounter, MedicationRequest, Observation, Patient, RelatedPerson, Resource } from '@medplum/fhirtypes';
-import { structureErrors } from '../import/validate-resource.js';
+import { fullStructureErrors, structureErrors } from '../import/validate-resource.js';
 import { compartmentPatients } from '../store/compartment.js';
 import { HARD_CASE_IDS, generateDataset, generatePatients, type GeneratedDataset } from './index.js';
 
@@ -86,8 +86,8 @@ describe('seed generator', () => {
     }
   });
 
-  test('every resource is structurally valid FHIR R4', () => {
-    const errors = resources.flatMap((r) => structureErrors(r).map((e) => `${key(r)} ${e}`));
+  test('every resource is structurally valid FHIR R4 (the importer\'s validator and @medplum/core\'s)', () => {
+    const errors = resources.flatMap((r) => [...structureErrors(r), ...fullStructureErrors(r)].map((e) => `${key(r)} ${e}`));
     expect(errors.slice(0, 20)).toEqual([]);
   });
 
