@@ -4,6 +4,7 @@
  */
 import { activeHoldExistsSql } from '@patient-access/consent';
 import { REFERENCES_PARAM } from './extract.js';
+import { rowTokenCondition } from './row-tokens.js';
 import type { DateValue, Filter } from './search-request.js';
 
 export interface Sql {
@@ -17,7 +18,16 @@ function owner(alias: string, shared: boolean): string {
   return `${patient} and ${alias}.resource_type = r.resource_type and ${alias}.resource_id = r.id`;
 }
 
-export function filterSql(f: Filter, shared: boolean): Sql {
+/**
+ * @param onRow check token filters on the row's tokens where it keeps them (row-tokens.ts): for
+ * filters that test each candidate row (access filters, per-row checks), never for the filters a
+ * search should start from, which need the index tables.
+ */
+export function filterSql(f: Filter, shared: boolean, onRow = false): Sql {
+  if (!shared && (onRow || (f.kind === 'reference' && f.perRow))) {
+    const row = rowTokenCondition(f);
+    if (row) return row;
+  }
   switch (f.kind) {
     case 'notHeld': {
       // Holds attach to patients' records; shared resources are never held.
@@ -104,9 +114,9 @@ export function filterSql(f: Filter, shared: boolean): Sql {
 }
 
 /** All filters of a set ANDed (an empty set is `true`). */
-export function andSql(filters: Filter[], shared: boolean): Sql {
+export function andSql(filters: Filter[], shared: boolean, onRow = false): Sql {
   if (!filters.length) return { sql: 'true', bindings: [] };
-  const parts = filters.map((f) => filterSql(f, shared));
+  const parts = filters.map((f) => filterSql(f, shared, onRow));
   return { sql: parts.map((p) => `(${p.sql})`).join(' and '), bindings: parts.flatMap((p) => p.bindings) };
 }
 

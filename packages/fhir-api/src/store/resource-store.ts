@@ -278,15 +278,16 @@ export class ResourceStore {
         add(`r.patient_id = (select min(r2.patient_id) from resource r2 where r2.resource_type = r.resource_type and r2.id = r.id and r2.patient_id in (${marks}))`, access.patientIds);
       }
     }
+    // The caller's access filters test every candidate row: on the row's own tokens where it has them.
     if (!typeAccess.anyOf.some((set) => set.length === 0)) {
-      const restrictions = or(typeAccess.anyOf.map((set) => andSql(set, shared)));
+      const restrictions = or(typeAccess.anyOf.map((set) => andSql(set, shared, true)));
       add(restrictions.sql, restrictions.bindings);
     }
-    const required = [...(typeAccess.allOf ?? []), ...(shared ? filters : filters.map((f) => ownPatientCheck(f, access.patientIds)))];
-    if (required.length) {
-      const sql = andSql(required, shared);
-      add(sql.sql, sql.bindings);
-    }
+    const required = [
+      andSql(typeAccess.allOf ?? [], shared, true),
+      andSql(shared ? filters : filters.map((f) => ownPatientCheck(f, access.patientIds)), shared),
+    ].filter((s) => s.sql !== 'true');
+    for (const s of required) add(s.sql, s.bindings);
     return { table: shared ? 'shared_resource' : 'resource', sql: parts.join(' and '), bindings };
   }
 

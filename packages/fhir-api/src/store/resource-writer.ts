@@ -25,6 +25,7 @@ import { isCompartmentType } from '../search/registry.js';
 import { withoutVersionMeta } from './canonical-json.js';
 import { compartmentPatients, provenanceTargets } from './compartment.js';
 import { holdArrivingResults, isArrival } from './result-arrivals.js';
+import { rowTokensLiteral } from '../search/row-tokens.js';
 
 export interface WriteOptions {
   fhirBaseUrl?: string;
@@ -132,11 +133,12 @@ function buildRows(
     const content = JSON.stringify({ ...r, meta: { ...(r.meta ?? {}), versionId: String(versionId), lastUpdated: now } });
     const isShared = !isCompartmentType(r.resourceType);
     const patients = patientsOf(r, compartments);
-    // [patient_id?, resource_type, id, version_id, content]: the stored JSON is spliced in as is.
+    // [patient_id?, resource_type, id, version_id, (row tokens,) content]: the stored JSON is spliced in as is.
     if (isShared) shared.push(`${JSON.stringify([r.resourceType, r.id, versionId]).slice(0, -1)},${content}]`);
     const search = extractSearchRows(r, base);
+    const tokens = isShared ? '' : rowTokensLiteral(search.tokens);
     for (const patient of patients) {
-      if (!isShared) resource.push(`${JSON.stringify([patient, r.resourceType, r.id, versionId]).slice(0, -1)},${content}]`);
+      if (!isShared) resource.push(`${JSON.stringify([patient, r.resourceType, r.id, versionId, tokens]).slice(0, -1)},${content}]`);
       for (const t of search.tokens) token.push([patient, r.resourceType, r.id, t.param, t.system, t.code]);
       for (const d of search.dates) date.push([patient, r.resourceType, r.id, d.param, d.lo, d.hi]);
       for (const s of search.strings) string.push([patient, r.resourceType, r.id, s.param, s.value]);
@@ -154,8 +156,8 @@ function buildRows(
 /** One statement for the five tables; each CTE reads its own JSON array parameter. */
 const INSERT_ROWS = `
   with r as (
-    insert into resource (patient_id, resource_type, id, version_id, last_updated, content)
-    select x->>0, x->>1, x->>2, (x->>3)::int, ?::timestamptz, x->4 from jsonb_array_elements(?::jsonb) x
+    insert into resource (patient_id, resource_type, id, version_id, row_tokens, last_updated, content)
+    select x->>0, x->>1, x->>2, (x->>3)::int, (x->>4)::text[], ?::timestamptz, x->5 from jsonb_array_elements(?::jsonb) x
   ), s as (
     insert into shared_resource (resource_type, id, version_id, last_updated, content)
     select x->>0, x->>1, (x->>2)::int, ?::timestamptz, x->3 from jsonb_array_elements(?::jsonb) x
