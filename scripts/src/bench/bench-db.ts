@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import knexFactory from 'knex';
-import { migrateLatest, openDatabase, type Database } from '@patient-access/consent';
+import { consentMigrations, migrateLatest, openDatabase, type Database } from '@patient-access/consent';
 import { fhirApiMigrations } from '@patient-access/fhir-api';
 
 export const DEFAULT_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -32,7 +32,7 @@ export async function createBenchDatabase(serverUrl: string): Promise<BenchDatab
   const db = openDatabase({ kind: 'postgres', url: url.toString(), poolMax: 5 });
   let dropped = false;
   try {
-    await migrateLatest(db, fhirApiMigrations);
+    await migrateLatest(db, [...consentMigrations, ...fhirApiMigrations]); // as a deployment has them: the writer places holds (consent) and moves access epochs
   } catch (err) {
     await db.destroy();
     await admin.raw(`drop database if exists ${name} with (force)`);
