@@ -68,51 +68,18 @@ export class ResourceStore {
   }
 
   async search(req: SearchRequest, access: AccessScope): Promise<SearchResult> {
-    const base = () => this.visibleQuery(req.resourceType, access, req.filters);
-    const q = base();
-    if (!q) return { total: 0, matches: [], included: [] };
-    if (req.summaryCount) return { total: await this.count(q), matches: [], included: [] };
+    const where = this.visibleWhere(req.resourceType, access, req.filters);
+    if (!where) return { total: 0, matches: [], included: [] };
+    if (req.summaryCount) return { total: await this.count(where), matches: [], included: [] };
+    const rows = await preparedSql<Row & { total?: string | number }>(this.db, ...searchPageSql(req, where));
     const wantTotal = req.totalMode === 'accurate';
-    const shared = !isCompartmentType(req.resourceType);
-    const keys = shared ? ['resource_type', 'id'] : ['patient_id', 'resource_type', 'id'];
-    const sorted = req.sort.length > 0 && !(req.sort.length === 1 && req.sort[0]!.param === '_id' && !req.sort[0]!.descending);
+    const sorted = isSorted(req);
     const offset = req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0;
-    const afterId = req.cursor && 'afterId' in req.cursor ? req.cursor.afterId : undefined;
-    const order = (b: Knex.QueryBuilder) => {
-      if (sorted) for (const key of req.sort) this.orderBy(b, req.resourceType, key.param, key.descending);
-      return b.orderBy('r.id', 'asc');
-    };
-
-    // The page's keys, and the total in the same statement: a window count is taken over every
-    // match before ORDER BY and LIMIT, so the matches are found once, not once to count and once
-    // to page. Only keys are carried through the count and the sort; content is joined for the page.
-    q.select(keys.map((k) => `r.${k}`));
-    if (wantTotal) q.select(this.db.raw('count(*) over () as total'));
-    let page: Knex.QueryBuilder;
-    if (sorted) {
-      page = order(q).limit(req.count + 1);
-      if (offset) page.offset(offset);
-    } else if (afterId !== undefined && wantTotal) {
-      // The count covers every match, so the keyset condition goes outside it.
-      page = this.db.from(q.as('m')).select('m.*').where('m.id', '>', afterId).orderBy('m.id', 'asc').limit(req.count + 1);
-    } else {
-      if (afterId !== undefined) q.where('r.id', '>', afterId);
-      page = q.orderBy('r.id', 'asc').limit(req.count + 1);
-    }
-    const table = shared ? 'shared_resource' : 'resource';
-    const withContent = this.db
-      .from(page.as('p'))
-      .join(`${table} as r`, function joinPage() {
-        for (const k of keys) this.on(`r.${k}`, '=', `p.${k}`);
-      })
-      .select(selectColumns(this.db));
-    if (wantTotal) withContent.select('p.total');
-    const rows = await preparedRows<Row & { total?: string | number }>(this.db, order(withContent));
 
     let total: number | undefined;
     if (wantTotal) {
       // An empty page after the first (a cursor past the end) has no row to carry the count.
-      total = rows.length ? Number(rows[0]!.total) : req.cursor ? await this.count(base()!) : 0;
+      total = rows.length ? Number(rows[0]!.total) : req.cursor ? await this.count(where) : 0;
     }
     const matches = await this.redactResults(rows.slice(0, req.count).map(toStored), access);
     let next: PageCursor | undefined;
@@ -298,28 +265,9 @@ export class ResourceStore {
     return where && this.db(`${where.table} as r`).whereRaw(`(${where.sql})`, where.bindings as Knex.RawBinding[]);
   }
 
-  private async count(q: Knex.QueryBuilder): Promise<number> {
-    const [row] = await preparedRows<{ n: string | number }>(this.db, q.count({ n: '*' }));
+  private async count(where: VisibleWhere): Promise<number> {
+    const [row] = await preparedSql<{ n: string | number }>(this.db, `select count(*) as n from ${where.table} as r where ${where.sql}`, where.bindings);
     return Number(row?.n ?? 0);
-  }
-
-  private orderBy(q: Knex.QueryBuilder, type: string, param: string, descending: boolean): void {
-    const dir = descending ? 'desc' : 'asc';
-    if (param === '_lastUpdated') {
-      q.orderBy('r.last_updated', dir);
-      return;
-    }
-    if (param === '_id') {
-      q.orderBy('r.id', dir);
-      return;
-    }
-    const shared = !isCompartmentType(type);
-    const ownerSql = shared ? "d.patient_id = ''" : 'd.patient_id = r.patient_id';
-    const agg = descending ? 'max(d.hi)' : 'min(d.lo)';
-    q.orderByRaw(
-      `(select ${agg} from search_date d where ${ownerSql} and d.resource_type = r.resource_type and d.resource_id = r.id and d.param = ?) ${dir} nulls last`,
-      [param],
-    );
   }
 
   private async includes(req: SearchRequest, access: AccessScope, matches: StoredResource[]): Promise<StoredResource[]> {
@@ -368,6 +316,64 @@ export class ResourceStore {
     }
     return byType;
   }
+}
+
+/** A search ordered by something other than the default (`_id` ascending). */
+function isSorted(req: SearchRequest): boolean {
+  return req.sort.length > 0 && !(req.sort.length === 1 && req.sort[0]!.param === '_id' && !req.sort[0]!.descending);
+}
+
+/**
+ * A search page as one statement, written out (the second-hottest statement, after the read): the
+ * page's keys, and the total in the same statement, a window count taken over every match before
+ * ORDER BY and LIMIT, so the matches are found once, not once to count and once to page. Only
+ * keys are carried through the count and the sort; content is joined for the page's rows. One row
+ * more than the page is fetched, to know whether there is a next page.
+ */
+function searchPageSql(req: SearchRequest, where: VisibleWhere): [string, unknown[]] {
+  const shared = where.table === 'shared_resource';
+  const keys = shared ? ['resource_type', 'id'] : ['patient_id', 'resource_type', 'id'];
+  const wantTotal = req.totalMode === 'accurate';
+  const sorted = isSorted(req);
+  const offset = req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0;
+  const afterId = req.cursor && 'afterId' in req.cursor ? req.cursor.afterId : undefined;
+  const order = sorted ? sortTerms(req.resourceType, req.sort) : { sql: '', bindings: [] };
+  const orderBy = `order by ${order.sql}r.id asc`;
+  const bindings: unknown[] = [...where.bindings];
+  let page = `select ${keys.map((k) => `r.${k}`).join(', ')}${wantTotal ? ', count(*) over () as total' : ''} from ${where.table} as r where (${where.sql})`;
+  if (sorted) {
+    page += ` ${orderBy} limit ?${offset ? ' offset ?' : ''}`;
+    bindings.push(...order.bindings, req.count + 1, ...(offset ? [offset] : []));
+  } else if (afterId !== undefined && wantTotal) {
+    // The count covers every match, so the keyset condition goes outside it.
+    page = `select m.* from (${page}) as m where m.id > ? order by m.id asc limit ?`;
+    bindings.push(afterId, req.count + 1);
+  } else {
+    page += `${afterId !== undefined ? ' and r.id > ?' : ''} order by r.id asc limit ?`;
+    bindings.push(...(afterId !== undefined ? [afterId] : []), req.count + 1);
+  }
+  const join = keys.map((k) => `r.${k} = p.${k}`).join(' and ');
+  const sql = `select ${SELECT_LIST}${wantTotal ? ', p.total' : ''} from (${page}) as p join ${where.table} as r on ${join} ${orderBy}`;
+  return [sql, [...bindings, ...order.bindings]];
+}
+
+/** ORDER BY terms for `_sort` (each followed by a comma; the id comes last), over `r`. */
+function sortTerms(type: string, sort: SearchRequest['sort']): { sql: string; bindings: unknown[] } {
+  const shared = !isCompartmentType(type);
+  let sql = '';
+  const bindings: unknown[] = [];
+  for (const { param, descending } of sort) {
+    const dir = descending ? 'desc' : 'asc';
+    if (param === '_lastUpdated') sql += `r.last_updated ${dir}, `;
+    else if (param === '_id') sql += `r.id ${dir}, `;
+    else {
+      const owner = shared ? "d.patient_id = ''" : 'd.patient_id = r.patient_id';
+      const agg = descending ? 'max(d.hi)' : 'min(d.lo)';
+      sql += `(select ${agg} from search_date d where ${owner} and d.resource_type = r.resource_type and d.resource_id = r.id and d.param = ?) ${dir} nulls last, `;
+      bindings.push(param);
+    }
+  }
+  return { sql, bindings };
 }
 
 /**
