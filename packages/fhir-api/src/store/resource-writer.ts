@@ -6,7 +6,8 @@
  *
  * Bulk by design (import throughput, issue 2; `npm run bench` measures it): a batch costs a fixed
  * handful of statements, never a statement per resource or per row.
- * - Rows travel as one JSON array parameter per table (`jsonb_array_elements`): JSON.stringify and
+ * - Rows travel as one JSON parameter per table, an array of row objects read by
+ *   `json_to_recordset` (each row parsed once, straight into its typed columns): JSON.stringify and
  *   string joins are native and cheap, where the driver's text[] literals escape every quote of
  *   every stored document. The SQL text is the same whatever the batch size, and the same SQL runs
  *   on PostgreSQL and the embedded PGlite.
@@ -71,16 +72,16 @@ export async function writeResources(trx: Knex, input: Resource[], options: Writ
 
   const result: WriteResult = { created: 0, updated: 0, unchanged: unchanged.size };
   const toWrite: { r: Resource; versionId: number }[] = [];
-  const stale: string[] = []; // JSON [patient_id, resource_type, id] of every row of a replaced version
-  const staleShared: string[] = []; // JSON [resource_type, id]
+  const stale: string[] = []; // JSON {p: patient_id, t: resource_type, i: id} of every row of a replaced version
+  const staleShared: string[] = []; // JSON {t, i}
   for (const r of resources) {
     const key = keyOf(r);
     if (unchanged.has(key)) continue;
     const old = existing.get(key);
     if (old) {
       result.updated++;
-      for (const p of old.patients) stale.push(JSON.stringify([p, r.resourceType, r.id]));
-      if (!isCompartmentType(r.resourceType)) staleShared.push(JSON.stringify([r.resourceType, r.id]));
+      for (const p of old.patients) stale.push(JSON.stringify({ p, t: r.resourceType, i: r.id }));
+      if (!isCompartmentType(r.resourceType)) staleShared.push(keyJson(r.resourceType, r.id!));
     } else {
       result.created++;
     }
@@ -117,7 +118,7 @@ export async function writeResources(trx: Knex, input: Resource[], options: Writ
   return result;
 }
 
-/** The rows of a slice as JSON array texts, one per table. */
+/** The rows of a slice as JSON texts, one array of row objects per table (keys as in INSERT_ROWS). */
 function buildRows(
   slice: { r: Resource; versionId: number }[],
   compartments: Map<string, string[]>,
@@ -126,22 +127,24 @@ function buildRows(
 ): { resource: string; shared: string; token: string; date: string; string: string } {
   const resource: string[] = [];
   const shared: string[] = [];
-  const token: unknown[][] = [];
-  const date: unknown[][] = [];
-  const string: unknown[][] = [];
+  const token: object[] = [];
+  const date: object[] = [];
+  const string: object[] = [];
   for (const { r, versionId } of slice) {
     const content = JSON.stringify({ ...r, meta: { ...(r.meta ?? {}), versionId: String(versionId), lastUpdated: now } });
     const isShared = !isCompartmentType(r.resourceType);
     const patients = patientsOf(r, compartments);
-    // [patient_id?, resource_type, id, version_id, (row tokens,) content]: the stored JSON is spliced in as is.
-    if (isShared) shared.push(`${JSON.stringify([r.resourceType, r.id, versionId]).slice(0, -1)},${content}]`);
+    const t = r.resourceType;
+    const i = r.id;
+    // The stored JSON is spliced in as is, as the last key of its row object.
+    if (isShared) shared.push(`${JSON.stringify({ t, i, v: versionId }).slice(0, -1)},"c":${content}}`);
     const search = extractSearchRows(r, base);
-    const tokens = isShared ? '' : rowTokensLiteral(search.tokens);
-    for (const patient of patients) {
-      if (!isShared) resource.push(`${JSON.stringify([patient, r.resourceType, r.id, versionId, tokens]).slice(0, -1)},${content}]`);
-      for (const t of search.tokens) token.push([patient, r.resourceType, r.id, t.param, t.system, t.code]);
-      for (const d of search.dates) date.push([patient, r.resourceType, r.id, d.param, d.lo, d.hi]);
-      for (const s of search.strings) string.push([patient, r.resourceType, r.id, s.param, s.value]);
+    const k = isShared ? '' : rowTokensLiteral(search.tokens);
+    for (const p of patients) {
+      if (!isShared) resource.push(`${JSON.stringify({ p, t, i, v: versionId, k }).slice(0, -1)},"c":${content}}`);
+      for (const x of search.tokens) token.push({ p, t, i, n: x.param, s: x.system, c: x.code });
+      for (const x of search.dates) date.push({ p, t, i, n: x.param, lo: x.lo, hi: x.hi });
+      for (const x of search.strings) string.push({ p, t, i, n: x.param, v: x.value });
     }
   }
   return {
@@ -153,28 +156,36 @@ function buildRows(
   };
 }
 
-/** One statement for the five tables; each CTE reads its own JSON array parameter. */
+/**
+ * One statement for the five tables; each CTE reads its own parameter, a JSON array of row objects,
+ * with json_to_recordset: each row is parsed once, straight into its typed columns (the content
+ * once into jsonb), where jsonb_array_elements built a jsonb of the whole array first and then
+ * copied every field out of it by position.
+ */
 const INSERT_ROWS = `
   with r as (
     insert into resource (patient_id, resource_type, id, version_id, row_tokens, last_updated, content)
-    select x->>0, x->>1, x->>2, (x->>3)::int, (x->>4)::text[], ?::timestamptz, x->5 from jsonb_array_elements(?::jsonb) x
+    select p, t, i, v, k::text[], ?::timestamptz, c from json_to_recordset(?::json) as x(p text, t text, i text, v int, k text, c jsonb)
   ), s as (
     insert into shared_resource (resource_type, id, version_id, last_updated, content)
-    select x->>0, x->>1, (x->>2)::int, ?::timestamptz, x->3 from jsonb_array_elements(?::jsonb) x
+    select t, i, v, ?::timestamptz, c from json_to_recordset(?::json) as x(t text, i text, v int, c jsonb)
   ), t as (
     insert into search_token (patient_id, resource_type, resource_id, param, system, code)
-    select x->>0, x->>1, x->>2, x->>3, x->>4, x->>5 from jsonb_array_elements(?::jsonb) x
+    select p, t, i, n, s, c from json_to_recordset(?::json) as x(p text, t text, i text, n text, s text, c text)
   ), d as (
     insert into search_date (patient_id, resource_type, resource_id, param, lo, hi)
-    select x->>0, x->>1, x->>2, x->>3, (x->>4)::timestamptz, (x->>5)::timestamptz from jsonb_array_elements(?::jsonb) x
+    select p, t, i, n, lo, hi from json_to_recordset(?::json) as x(p text, t text, i text, n text, lo timestamptz, hi timestamptz)
   )
   insert into search_string (patient_id, resource_type, resource_id, param, value)
-  select x->>0, x->>1, x->>2, x->>3, x->>4 from jsonb_array_elements(?::jsonb) x`;
+  select p, t, i, n, v from json_to_recordset(?::json) as x(p text, t text, i text, n text, v text)`;
 
-/** Every row of the replaced versions: [patient_id, resource_type, id] keys, then [resource_type, id] of shared ones. */
+/** Keys `{t: resource_type, i: id}` of a JSON array parameter, as rows (t, i). */
+const KEYS = 'json_to_recordset(?::json) as x(t text, i text)';
+
+/** Every row of the replaced versions: {p, t, i} keys, then {t, i} of shared ones. */
 const DELETE_STALE = `
   with k as materialized (
-    select x->>0 as patient_id, x->>1 as resource_type, x->>2 as id from jsonb_array_elements(?::jsonb) x
+    select p as patient_id, t as resource_type, i as id from json_to_recordset(?::json) as x(p text, t text, i text)
   ), t as (
     delete from search_token s using k where s.patient_id = k.patient_id and s.resource_type = k.resource_type and s.resource_id = k.id
   ), d as (
@@ -184,20 +195,20 @@ const DELETE_STALE = `
   ), r as (
     delete from resource s using k where s.patient_id = k.patient_id and s.resource_type = k.resource_type and s.id = k.id
   )
-  delete from shared_resource s using jsonb_array_elements(?::jsonb) x where s.resource_type = x->>0 and s.id = x->>1`;
+  delete from shared_resource s using ${KEYS} where s.resource_type = x.t and s.id = x.i`;
 
 /** Version and compartment owners of every resource of the batch already stored (one query). */
 async function loadExisting(trx: Knex, resources: Resource[]): Promise<Map<string, Existing>> {
   const found = new Map<string, Existing>();
   const compartment: string[] = [];
   const shared: string[] = [];
-  for (const r of resources) (isCompartmentType(r.resourceType) ? compartment : shared).push(JSON.stringify([r.resourceType, r.id]));
+  for (const r of resources) (isCompartmentType(r.resourceType) ? compartment : shared).push(keyJson(r.resourceType, r.id!));
   const { rows } = (await trx.raw(
     `select r.patient_id, r.resource_type, r.id, r.version_id, r.content->>'status' as status from resource r
-     where (r.resource_type, r.id) in (select x->>0, x->>1 from jsonb_array_elements(?::jsonb) x)
+     where (r.resource_type, r.id) in (select t, i from ${KEYS})
      union all
      select '', r.resource_type, r.id, r.version_id, null from shared_resource r
-     where (r.resource_type, r.id) in (select x->>0, x->>1 from jsonb_array_elements(?::jsonb) x)`,
+     where (r.resource_type, r.id) in (select t, i from ${KEYS})`,
     [jsonArray(compartment), jsonArray(shared)],
   )) as { rows: { patient_id: string; resource_type: string; id: string; version_id: number; status: string | null }[] };
   for (const row of rows) {
@@ -221,18 +232,18 @@ async function unchangedContent(trx: Knex, candidates: Resource[]): Promise<Set<
   const compartment: string[] = [];
   const shared: string[] = [];
   for (const r of candidates) {
-    const row = `${JSON.stringify([r.resourceType, r.id]).slice(0, -1)},${JSON.stringify(withoutVersionMeta(r as Record<string, any>))}]`;
+    const row = `${keyJson(r.resourceType, r.id!).slice(0, -1)},"c":${JSON.stringify(withoutVersionMeta(r as Record<string, any>))}}`;
     (isCompartmentType(r.resourceType) ? compartment : shared).push(row);
   }
   const stripped = `(case when (r.content->'meta') - 'versionId' - 'lastUpdated' = '{}'::jsonb then r.content - 'meta'
       else jsonb_set(r.content, '{meta}', (r.content->'meta') - 'versionId' - 'lastUpdated') end)`;
   // Every compartment copy of a resource holds the same content: comparing one of them suffices.
   const { rows } = (await trx.raw(
-    `select x->>0 as resource_type, x->>1 as id from jsonb_array_elements(?::jsonb) x
-     where x->2 = (select ${stripped} from resource r where r.resource_type = x->>0 and r.id = x->>1 limit 1)
+    `select x.t as resource_type, x.i as id from json_to_recordset(?::json) as x(t text, i text, c jsonb)
+     where x.c = (select ${stripped} from resource r where r.resource_type = x.t and r.id = x.i limit 1)
      union all
-     select x->>0, x->>1 from jsonb_array_elements(?::jsonb) x
-     where x->2 = (select ${stripped} from shared_resource r where r.resource_type = x->>0 and r.id = x->>1)`,
+     select x.t, x.i from json_to_recordset(?::json) as x(t text, i text, c jsonb)
+     where x.c = (select ${stripped} from shared_resource r where r.resource_type = x.t and r.id = x.i)`,
     [jsonArray(compartment), jsonArray(shared)],
   )) as { rows: { resource_type: string; id: string }[] };
   for (const row of rows) same.add(`${row.resource_type}/${row.id}`);
@@ -257,13 +268,13 @@ async function resolveCompartments(trx: Knex, resources: Resource[], base?: stri
     const missing: string[] = [];
     for (const k of wanted) {
       const slash = k.indexOf('/');
-      if (!out.has(k) && slash > 0) missing.push(JSON.stringify([k.slice(0, slash), k.slice(slash + 1)]));
+      if (!out.has(k) && slash > 0) missing.push(keyJson(k.slice(0, slash), k.slice(slash + 1)));
     }
     const fromDb = new Map<string, string[]>();
     if (missing.length) {
       const { rows } = (await trx.raw(
         `select r.patient_id, r.resource_type, r.id from resource r
-         where (r.resource_type, r.id) in (select x->>0, x->>1 from jsonb_array_elements(?::jsonb) x)`,
+         where (r.resource_type, r.id) in (select t, i from ${KEYS})`,
         [jsonArray(missing)],
       )) as { rows: { patient_id: string; resource_type: string; id: string }[] };
       for (const row of rows) {
@@ -289,6 +300,11 @@ function keyOf(r: Resource): string {
 
 function patientsOf(r: Resource, compartments: Map<string, string[]>): string[] {
   return isCompartmentType(r.resourceType) ? compartments.get(keyOf(r))! : [''];
+}
+
+/** A resource's key as the JSON object that KEYS reads. */
+function keyJson(t: string, i: string): string {
+  return JSON.stringify({ t, i });
 }
 
 /** JSON texts (each a complete JSON value) as one JSON array text. */
