@@ -5,6 +5,7 @@
  * exactly the rows its search_token (EXISTS) form selects.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { Knex } from 'knex';
 import type { Resource } from '@medplum/fhirtypes';
 import { consentMigrations, createTestDatabase, type TestDatabase } from '@patient-access/consent';
 import { FILL_ROW_TOKENS } from '../src/migrations/202611280001_resource_row_tokens.js';
@@ -101,7 +102,7 @@ describe('on a generated dataset', () => {
   test.each(filters)('%s: the row form selects what the index form selects', async (_name, type, filter) => {
     const run = async (onRow: boolean) => {
       const c = filterSql(filter, false, onRow);
-      const { rows } = await t.db.raw(`select r.patient_id, r.id from resource r where r.resource_type = ? and ${c.sql} order by 1, 2`, [type, ...c.bindings]);
+      const { rows } = await t.db.raw(`select r.patient_id, r.id from resource r where r.resource_type = ? and ${c.sql} order by 1, 2`, [type, ...c.bindings] as Knex.RawBinding[]);
       return rows as { id: string }[];
     };
     expect(filterSql(filter, false, true).sql).toContain('row_tokens');
@@ -116,7 +117,7 @@ describe('on a generated dataset', () => {
     await t.db.raw("update resource set row_tokens = null where resource_type = 'Observation'");
     for (const [, type, filter] of filters.filter(([, type]) => type === 'Observation')) {
       const c = filterSql(filter, false, true);
-      const { rows } = await t.db.raw(`select 1 from resource r where r.resource_type = ? and ${c.sql}`, [type, ...c.bindings]);
+      const { rows } = await t.db.raw(`select 1 from resource r where r.resource_type = ? and ${c.sql}`, [type, ...c.bindings] as Knex.RawBinding[]);
       expect(rows).toEqual([]);
     }
   });
