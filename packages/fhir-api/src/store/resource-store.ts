@@ -71,10 +71,9 @@ export class ResourceStore {
     const where = this.visibleWhere(req.resourceType, access, req.filters);
     if (!where) return { total: 0, matches: [], included: [] };
     if (req.summaryCount) return { total: await this.count(where), matches: [], included: [] };
-    const rows = await preparedSql<Row & { total?: string | number }>(this.db, ...searchPageSql(req, where));
-    const wantTotal = req.totalMode === 'accurate';
-    const sorted = isSorted(req);
-    const offset = req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0;
+    const page = pageOf(req);
+    const rows = await preparedSql<Row & { total?: string | number }>(this.db, ...searchPageSql(req, page, where));
+    const { wantTotal, sorted, offset } = page;
 
     let total: number | undefined;
     if (wantTotal) {
@@ -318,9 +317,22 @@ export class ResourceStore {
   }
 }
 
-/** A search ordered by something other than the default (`_id` ascending). */
-function isSorted(req: SearchRequest): boolean {
-  return req.sort.length > 0 && !(req.sort.length === 1 && req.sort[0]!.param === '_id' && !req.sort[0]!.descending);
+/** How a search request pages: derived once, for the statement and for the next link. */
+interface PageOf {
+  wantTotal: boolean;
+  /** Ordered by something other than the default (`_id` ascending): paged by offset, else by keyset. */
+  sorted: boolean;
+  offset: number;
+  afterId: string | undefined;
+}
+
+function pageOf(req: SearchRequest): PageOf {
+  return {
+    wantTotal: req.totalMode === 'accurate',
+    sorted: req.sort.length > 0 && !(req.sort.length === 1 && req.sort[0]!.param === '_id' && !req.sort[0]!.descending),
+    offset: req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0,
+    afterId: req.cursor && 'afterId' in req.cursor ? req.cursor.afterId : undefined,
+  };
 }
 
 /**
@@ -330,13 +342,9 @@ function isSorted(req: SearchRequest): boolean {
  * keys are carried through the count and the sort; content is joined for the page's rows. One row
  * more than the page is fetched, to know whether there is a next page.
  */
-function searchPageSql(req: SearchRequest, where: VisibleWhere): [string, unknown[]] {
+function searchPageSql(req: SearchRequest, { wantTotal, sorted, offset, afterId }: PageOf, where: VisibleWhere): [string, unknown[]] {
   const shared = where.table === 'shared_resource';
   const keys = shared ? ['resource_type', 'id'] : ['patient_id', 'resource_type', 'id'];
-  const wantTotal = req.totalMode === 'accurate';
-  const sorted = isSorted(req);
-  const offset = req.cursor && 'offset' in req.cursor ? req.cursor.offset : 0;
-  const afterId = req.cursor && 'afterId' in req.cursor ? req.cursor.afterId : undefined;
   const order = sorted ? sortTerms(req.resourceType, req.sort) : { sql: '', bindings: [] };
   const orderBy = `order by ${order.sql}r.id asc`;
   const bindings: unknown[] = [...where.bindings];
