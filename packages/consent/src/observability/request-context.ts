@@ -28,6 +28,18 @@ export function requestContext(log: Logger, registry: Registry, service: string)
     labelNames: ['service', 'method', 'route', 'status'],
     registers: [registry],
   });
+  // Label values → the metrics' children: prom-client otherwise validates and hashes the label
+  // object on every observation. Routes are templates and statuses a few codes, so this stays small.
+  const children = new Map<string, { duration: ReturnType<typeof duration.labels>; total: ReturnType<typeof total.labels> }>();
+  const metricsFor = (method: string, route: string, status: string) => {
+    const key = `${method} ${route} ${status}`;
+    let child = children.get(key);
+    if (!child) {
+      child = { duration: duration.labels(service, method, route, status), total: total.labels(service, method, route, status) };
+      if (children.size < 10_000) children.set(key, child);
+    }
+    return child;
+  };
   return async (ctx, next) => {
     const incoming = ctx.get('X-Request-Id');
     const requestId = REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
@@ -40,9 +52,9 @@ export function requestContext(log: Logger, registry: Registry, service: string)
     } finally {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const route = (ctx.state['route'] as string | undefined) ?? (ctx['_matchedRoute'] as string | undefined) ?? 'unmatched';
-      const labels = { service, method: ctx.method, route, status: String(ctx.status) };
-      duration.observe(labels, seconds);
-      total.inc(labels);
+      const metrics = metricsFor(ctx.method, route, String(ctx.status));
+      metrics.duration.observe(seconds);
+      metrics.total.inc();
       (ctx.state['log'] as Logger).info({ method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
     }
   };

@@ -157,6 +157,20 @@ describe('in memory', () => {
     expect((await b.consume('registration', 'ip')).allowed).toBe(false);
   });
 
+  test('the FHIR limit is counted write-behind: another instance sees this one\'s requests after a flush, and the limit stays exact', async () => {
+    const keyPrefix = fresh();
+    const a = open({ redisUrl: REDIS_URL!, keyPrefix, flushMs: 20 });
+    const b = open({ redisUrl: REDIS_URL!, keyPrefix, flushMs: 20 });
+    expect(await a.ready()).toBe(true);
+    expect(await b.ready()).toBe(true);
+    const n = a.policies.fhir.points;
+    expect((await consumeTimes(a, 'fhir', 'app:pat', 100)).every((r) => r.allowed)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await b.consume('fhir', 'app:pat')).toMatchObject({ allowed: true, remaining: n - 101 });
+    const rest = await consumeTimes(b, 'fhir', 'app:pat', n - 100);
+    expect(rest.findIndex((r) => !r.allowed)).toBe(n - 101);
+  });
+
   test('Redis going away mid-flight: the insurance limiter takes over without an error', async () => {
     // A TCP proxy in front of Redis that the test can cut.
     const target = new URL(REDIS_URL!);

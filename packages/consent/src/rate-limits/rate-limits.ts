@@ -10,6 +10,7 @@
  */
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { writeBehind, type Consumed, type WriteBehind } from './write-behind.js';
 import { LIMITER_NAMES, resolveRateLimitPolicies, type LimiterName, type RateLimitPolicies, type RateLimitPolicy } from './policies.js';
 
 export interface RateLimitsConfig {
@@ -26,6 +27,14 @@ export interface RateLimitsConfig {
   readonly instances?: number;
   /** Past this, a Redis command counts as failed and the insurance limiter answers (default 300 ms). */
   readonly redisTimeoutMs?: number;
+  /**
+   * Share of a limit each instance may admit before Redis has counted it (default 0.02: 12 of the
+   * default 600 FHIR requests per minute); 0 asks Redis on every request. See write-behind.ts for
+   * the bound this gives. Limiters that block (the login ones) always ask Redis.
+   */
+  readonly localShare?: number;
+  /** How often locally admitted requests are sent to Redis (default 1000 ms). */
+  readonly flushMs?: number;
   /** Told once when Redis becomes unavailable (and again after it has recovered and fails again). */
   readonly onStoreError?: (err: Error) => void;
 }
@@ -104,20 +113,25 @@ export function createRateLimits(config: RateLimitsConfig = {}): RateLimits {
   }
 
   const limiters = new Map<LimiterName, RateLimiterAbstract>();
+  const shared = new Map<LimiterName, WriteBehind>();
+  const localShare = Math.min(0.5, Math.max(0, config.localShare ?? 0.02));
   for (const name of LIMITER_NAMES) {
     const p = policies[name];
     const common = { keyPrefix: `${prefix}:${name}`, points: p.points, duration: p.durationSeconds, blockDuration: p.blockSeconds ?? 0 };
     if (redis) {
-      limiters.set(
-        name,
-        new RateLimiterRedis({
-          ...common,
-          storeClient: redis,
-          rejectIfRedisNotReady: true,
-          // RL-1 / IB-5: Redis failing neither opens the gates nor takes the API down.
-          insuranceLimiter: new RateLimiterMemory({ ...common, points: Math.max(1, Math.floor(p.points / instances)) }),
-        }),
-      );
+      const limiter = new RateLimiterRedis({
+        ...common,
+        storeClient: redis,
+        rejectIfRedisNotReady: true,
+        // RL-1 / IB-5: Redis failing neither opens the gates nor takes the API down.
+        insuranceLimiter: new RateLimiterMemory({ ...common, points: Math.max(1, Math.floor(p.points / instances)) }),
+      });
+      limiters.set(name, limiter);
+      const localPoints = Math.floor(p.points * localShare);
+      if (localPoints > 0 && !p.blockSeconds) {
+        const onFlushError = (err: unknown) => config.onStoreError?.(err instanceof Error ? err : new Error(String(err)));
+        shared.set(name, writeBehind(limiter, { localPoints, flushMs: config.flushMs ?? 1000, onFlushError }));
+      }
     } else {
       limiters.set(name, new RateLimiterMemory(common));
     }
@@ -132,16 +146,10 @@ export function createRateLimits(config: RateLimitsConfig = {}): RateLimits {
   const consume = async (name: LimiterName, key: string, points = 1): Promise<RateLimitResult> => {
     const policy = policies[name];
     const base = { limiter: name, limit: policy.points, windowSeconds: policy.durationSeconds };
-    try {
-      const res = await limiterOf(name).consume(key, points);
-      return { ...base, allowed: true, remaining: res.remainingPoints, resetMs: res.msBeforeNext };
-    } catch (err) {
-      if (err instanceof RateLimiterRes) {
-        // RL-1: 429 with Retry-After.
-        return { ...base, allowed: false, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(err.msBeforeNext / 1000)), resetMs: err.msBeforeNext };
-      }
-      throw err;
-    }
+    const res = await (shared.get(name)?.consume(key, points) ?? direct(limiterOf(name), key, points));
+    if (res.allowed) return { ...base, allowed: true, remaining: res.remaining, resetMs: res.msBeforeNext };
+    // RL-1: 429 with Retry-After.
+    return { ...base, allowed: false, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)), resetMs: res.msBeforeNext };
   };
 
   return {
@@ -156,6 +164,7 @@ export function createRateLimits(config: RateLimitsConfig = {}): RateLimits {
       return results.reduce((a, b) => (b.remaining < a.remaining ? b : a));
     },
     async reset(name, key) {
+      shared.get(name)?.forget(key);
       await limiterOf(name).delete(key);
     },
     storeAvailable() {
@@ -178,11 +187,23 @@ export function createRateLimits(config: RateLimitsConfig = {}): RateLimits {
     },
     async close() {
       if (!redis) return;
+      // What this instance admitted reaches the shared counts before it goes.
+      if (redis.status === 'ready') await Promise.all([...shared.values()].map((s) => s.flush())).catch(() => undefined);
       closing = true;
       if (redis.status === 'ready') await redis.quit().catch(() => redis!.disconnect());
       else redis.disconnect();
     },
   };
+}
+
+async function direct(limiter: RateLimiterAbstract, key: string, points: number): Promise<Consumed> {
+  try {
+    const res = await limiter.consume(key, points);
+    return { allowed: true, remaining: res.remainingPoints, msBeforeNext: res.msBeforeNext };
+  } catch (err) {
+    if (err instanceof RateLimiterRes) return { allowed: false, msBeforeNext: err.msBeforeNext };
+    throw err;
+  }
 }
 
 /** RateLimit-* headers (IETF httpapi-ratelimit-headers) and, when refused, Retry-After (RL-1). */
