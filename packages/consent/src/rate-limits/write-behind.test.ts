@@ -106,9 +106,14 @@ describe('write-behind counts', () => {
     const errors: unknown[] = [];
     const wb = writeBehind(s.limiter, { localPoints: 12, flushMs: never, onFlushError: (err) => errors.push(err) });
     await times(3, () => wb.consume('k', 1));
+    const working = s.limiter.consume;
     s.limiter.consume = () => Promise.reject(new Error('store down'));
     await wb.flush();
     expect(errors).toHaveLength(1);
     await expect(wb.consume('other', 1)).rejects.toThrow('store down');
+    // Nothing admitted is lost: the next flush, with the store back, counts it.
+    s.limiter.consume = working;
+    await wb.flush();
+    expect(await s.counted('k')).toBe(3);
   });
 });

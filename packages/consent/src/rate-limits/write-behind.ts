@@ -59,7 +59,11 @@ export function writeBehind(limiter: RateLimiterAbstract, o: WriteBehindOptions)
       remember(key, { remaining: res.remainingPoints, resetAt: now + res.msBeforeNext, pending: 0 });
       return { allowed: true, remaining: res.remainingPoints, msBeforeNext: res.msBeforeNext };
     } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err;
+      if (!(err instanceof RateLimiterRes)) {
+        // Not counted: what was admitted here stays pending for the next attempt.
+        if (state) state.pending += carried;
+        throw err;
+      }
       remember(key, { remaining: 0, resetAt: now + err.msBeforeNext, pending: 0 });
       return { allowed: false, msBeforeNext: err.msBeforeNext };
     }
@@ -94,8 +98,14 @@ export function writeBehind(limiter: RateLimiterAbstract, o: WriteBehindOptions)
         limiter.consume(key, points).then(
           (res) => remember(key, { remaining: res.remainingPoints, resetAt: now + res.msBeforeNext, pending: 0 }),
           (err: unknown) => {
-            if (err instanceof RateLimiterRes) remember(key, { remaining: 0, resetAt: now + err.msBeforeNext, pending: 0 });
-            else o.onFlushError?.(err);
+            if (err instanceof RateLimiterRes) {
+              remember(key, { remaining: 0, resetAt: now + err.msBeforeNext, pending: 0 });
+              return;
+            }
+            // Not counted: kept for the next flush.
+            const current = keys.get(key);
+            if (current) current.pending += points;
+            o.onFlushError?.(err);
           },
         ),
       );
