@@ -68,6 +68,18 @@ describe('write-behind counts', () => {
     expect(await s.counted('k')).toBe(5);
   });
 
+  test('a timed flush that fails is tried again on its own, with no further request', async () => {
+    const s = store(600);
+    const wb = writeBehind(s.limiter, { localPoints: 12, flushMs: 20, onFlushError: () => undefined });
+    await times(4, () => wb.consume('k', 1));
+    const working = s.limiter.consume;
+    s.limiter.consume = () => Promise.reject(new Error('store down'));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    s.limiter.consume = working;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(await s.counted('k')).toBe(4);
+  });
+
   test('two instances sharing a store admit at most one local share beyond the limit', async () => {
     const s = store(100);
     const a = writeBehind(s.limiter, { localPoints: 10, flushMs: never });

@@ -56,7 +56,7 @@ export function writeBehind(limiter: RateLimiterAbstract, o: WriteBehindOptions)
     if (state) state.pending = 0;
     try {
       const res = await limiter.consume(key, points + carried);
-      remember(key, { remaining: res.remainingPoints, resetAt: now + res.msBeforeNext, pending: 0 });
+      remember(key, res.remainingPoints, now + res.msBeforeNext);
       return { allowed: true, remaining: res.remainingPoints, msBeforeNext: res.msBeforeNext };
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) {
@@ -64,20 +64,25 @@ export function writeBehind(limiter: RateLimiterAbstract, o: WriteBehindOptions)
         if (state) state.pending += carried;
         throw err;
       }
-      remember(key, { remaining: 0, resetAt: now + err.msBeforeNext, pending: 0 });
+      remember(key, 0, now + err.msBeforeNext);
       return { allowed: false, msBeforeNext: err.msBeforeNext };
     }
   };
 
-  const remember = (key: string, next: KeyState) => {
+  /** Takes Redis's answer as the local view. */
+  const remember = (key: string, remaining: number, resetAt: number) => {
     const state = keys.get(key);
     if (state) {
       // Requests admitted here while Redis answered stay pending, and come off what remains.
-      state.remaining = next.remaining - state.pending;
-      state.resetAt = next.resetAt;
+      state.remaining = remaining - state.pending;
+      state.resetAt = resetAt;
     } else if (keys.size < maxKeys) {
-      keys.set(key, next);
+      keys.set(key, { remaining, resetAt, pending: 0 });
     }
+  };
+
+  const scheduleFlush = () => {
+    if (!timer) timer = setTimeout(() => void flush(), o.flushMs).unref();
   };
 
   const flush = async (): Promise<void> => {
@@ -96,15 +101,18 @@ export function writeBehind(limiter: RateLimiterAbstract, o: WriteBehindOptions)
       // ioredis pipelines the commands issued in this loop into one write.
       sends.push(
         limiter.consume(key, points).then(
-          (res) => remember(key, { remaining: res.remainingPoints, resetAt: now + res.msBeforeNext, pending: 0 }),
+          (res) => remember(key, res.remainingPoints, now + res.msBeforeNext),
           (err: unknown) => {
             if (err instanceof RateLimiterRes) {
-              remember(key, { remaining: 0, resetAt: now + err.msBeforeNext, pending: 0 });
+              remember(key, 0, now + err.msBeforeNext);
               return;
             }
-            // Not counted: kept for the next flush.
+            // Not counted: kept, and tried again at the next flush even if no request comes.
             const current = keys.get(key);
-            if (current) current.pending += points;
+            if (current) {
+              current.pending += points;
+              scheduleFlush();
+            }
             o.onFlushError?.(err);
           },
         ),
@@ -120,7 +128,7 @@ export function writeBehind(limiter: RateLimiterAbstract, o: WriteBehindOptions)
       if (state && state.resetAt > now && state.pending + points <= o.localPoints && state.remaining - points >= o.localPoints) {
         state.pending += points;
         state.remaining -= points;
-        if (!timer) timer = setTimeout(() => void flush(), o.flushMs).unref();
+        scheduleFlush();
         return { allowed: true, remaining: state.remaining, msBeforeNext: state.resetAt - now };
       }
       return ask(key, points, now);
@@ -130,6 +138,7 @@ export function writeBehind(limiter: RateLimiterAbstract, o: WriteBehindOptions)
     },
     async flush() {
       if (timer) clearTimeout(timer);
+      timer = undefined;
       await flush();
     },
   };
