@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { consentMigrations, createTestDatabase, type TestDatabase } from '@patient-access/consent';
 import { fhirApiMigrations } from '../src/migrations/index.js';
 import { parseSearch } from '../src/search/parse-search.js';
-import { compartmentScope } from '../src/store/access-scope.js';
+import { compartmentScope, type AccessScope, type TypeAccess } from '../src/store/access-scope.js';
 import { ResourceStore } from '../src/store/resource-store.js';
 import { writeResources } from '../src/store/resource-writer.js';
 import { fixtureResources, observation } from './fixtures.js';
@@ -157,6 +157,31 @@ describe('paging, counts and includes', () => {
     };
     expect(ids(await store.search(q('Observation', ''), scope))).toEqual(['o1-vital']);
     expect(await store.read('Observation', 'o1-00', scope)).toBeUndefined();
+  });
+});
+
+describe('holds are evaluated at each request\'s instant', () => {
+  // One TypeAccess object serves every request under a grant (its SQL is compiled once): the
+  // hold's window must still be judged at each request's own time, and never without one.
+  const held: TypeAccess = { anyOf: [[]], allOf: [{ kind: 'notHeld', holds: ['data-quality'], harmTypes: [] }] };
+  const at = (iso: string): AccessScope => ({ patientIds: ['p1'], forType: () => held, at: new Date(iso) });
+
+  beforeAll(async () => {
+    await t.db('release_hold_item').insert({
+      patient_id: 'p1', resource_type: 'Observation', resource_id: 'o1-00', kind: 'data-quality', source_id: 'dq-1',
+      held_from: new Date('2026-03-01T00:00:00Z'), release_at: new Date('2026-03-02T00:00:00Z'),
+    });
+  });
+
+  test('the same compiled access hides the result only inside the hold window', async () => {
+    expect(await store.read('Observation', 'o1-00', at('2026-02-28T23:59:59Z'))).toBeDefined();
+    expect(await store.read('Observation', 'o1-00', at('2026-03-01T12:00:00Z'))).toBeUndefined();
+    expect(ids(await store.search(q('Observation', '_id=o1-00'), at('2026-03-01T12:00:00Z')))).toEqual([]);
+    expect(await store.read('Observation', 'o1-00', at('2026-03-02T00:00:00Z'))).toBeDefined();
+  });
+
+  test('an access scope without an instant cannot run a time-dependent filter (fails closed)', async () => {
+    await expect(store.read('Observation', 'o1-00', { patientIds: ['p1'], forType: () => held })).rejects.toThrow(/request time/);
   });
 });
 

@@ -84,6 +84,15 @@ export interface DeniedPlan {
 
 export type AccessPlan = GrantedPlan | DeniedPlan;
 
+/**
+ * Whether the clock alone can change the plan for this relationship: age bands and delegation
+ * windows bind proxies (PRX-1, PRX-3, PRX-4); the patient's own access has neither. A caller may
+ * keep a plan the clock does not change for as long as its other inputs stand.
+ */
+export function planDependsOnClock(relationship: Relationship): boolean {
+  return relationship.kind === 'proxy';
+}
+
 export function accessPlan(input: AccessPlanInput): AccessPlan {
   const rules = input.ageRules ?? DEFAULT_AGE_RULES;
   const access = proxyAccessLevel(input.relationship, input.patientBirthDate, input.at, rules);

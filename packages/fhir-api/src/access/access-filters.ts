@@ -21,27 +21,42 @@ export interface AccessInputs {
 
 /** The AccessScope for one interaction (read or search) under a token. */
 export function accessScope(inputs: AccessInputs, interaction: Interaction): AccessScope {
-  const cache = new Map<string, TypeAccess | undefined>();
-  const planCache = new Map<string, TypeAccess | undefined>();
-  const planInputs: AccessInputs = { ...inputs, scopes: ALL_PATIENT_DATA, contexts: ['patient'] };
+  const planInputs: AccessInputs = { ...inputs, scopes: ALL_PATIENT_DATA, contexts: PATIENT_CONTEXT };
   return {
     patientIds: [inputs.patientId],
     ...(inputs.epoch !== undefined ? { epoch: { patientId: inputs.patientId, value: inputs.epoch } } : {}),
-    forType(type) {
-      if (!cache.has(type)) cache.set(type, typeAccess(inputs, type, interaction));
-      return cache.get(type);
-    },
-    planFor(type) {
-      if (!planCache.has(type)) planCache.set(type, typeAccess(planInputs, type, 'read'));
-      return planCache.get(type);
-    },
+    at: inputs.at,
+    forType: (type) => compiledTypeAccess(inputs, type, interaction),
+    planFor: (type) => compiledTypeAccess(planInputs, type, 'read'),
   };
 }
 
-/** The plan alone, as if every type were in scope (reference redaction, REL-7). */
-const ALL_PATIENT_DATA = [parseScope('patient/*.rs')];
+/**
+ * Type access by (plan, scopes, contexts, interaction, type), kept while the plan object lives: a
+ * plan remembered with its grant's context (token-access.ts) serves every request under it with
+ * the same filter objects, which the store compiles to SQL once (ResourceStore). Sound because
+ * typeAccess reads nothing else of its inputs: not the patient, the epoch or the clock (holds are
+ * evaluated at AccessScope.at, bound per statement).
+ */
+const compiled = new WeakMap<GrantedPlan, WeakMap<readonly Scope[], Map<string, TypeAccess | undefined>>>();
 
-export function typeAccess(inputs: AccessInputs, type: string, interaction: Interaction): TypeAccess | undefined {
+function compiledTypeAccess(inputs: AccessInputs, type: string, interaction: Interaction): TypeAccess | undefined {
+  let byScopes = compiled.get(inputs.plan);
+  if (!byScopes) compiled.set(inputs.plan, (byScopes = new WeakMap()));
+  let byKey = byScopes.get(inputs.scopes);
+  if (!byKey) byScopes.set(inputs.scopes, (byKey = new Map()));
+  const key = `${inputs.contexts.join(',')}|${interaction}|${type}`;
+  if (byKey.has(key)) return byKey.get(key);
+  const access = typeAccess(inputs, type, interaction);
+  byKey.set(key, access);
+  return access;
+}
+
+/** The plan alone, as if every type were in scope (reference redaction, REL-7). */
+const ALL_PATIENT_DATA: readonly Scope[] = Object.freeze([parseScope('patient/*.rs')]);
+const PATIENT_CONTEXT: readonly ScopeContext[] = Object.freeze(['patient']);
+
+export function typeAccess(inputs: Pick<AccessInputs, 'scopes' | 'contexts' | 'plan'>, type: string, interaction: Interaction): TypeAccess | undefined {
   const grant = grantFor(inputs.scopes, inputs.contexts, type, interaction);
   if (grant.kind === 'none') return undefined;
   // v2 query scopes (e.g. ?category=…|laboratory): a resource must match one constrained scope.
@@ -78,7 +93,7 @@ export function typeAccess(inputs: AccessInputs, type: string, interaction: Inte
     });
   }
   // REL-2…6: documented holds, applied in the query so counts and paging agree.
-  allOf.push({ kind: 'notHeld', holds: plan.holds, harmTypes: plan.harmTypes, at: inputs.at });
+  allOf.push({ kind: 'notHeld', holds: plan.holds, harmTypes: plan.harmTypes });
   // REL-7: results are visible once released; non-result observations are unaffected.
   const releaseSets = releaseAlternatives(plan, type);
   const anyOf = scopeSets.flatMap((set) => releaseSets.map((alt) => [...set, ...alt]));

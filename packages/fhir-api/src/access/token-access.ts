@@ -12,9 +12,11 @@ import type { Knex } from 'knex';
 import {
   accessPlan,
   grantDecision,
+  planDependsOnClock,
   intersectScopes,
   parseScopes,
   touchAppGrant,
+  type AccessPlan,
   type AgeRules,
   type GrantInForce,
   type GrantedPlan,
@@ -85,6 +87,8 @@ function proxyScopeExceeded(): OperationOutcomeError {
  */
 const VERIFIED_TOKEN_TTL_MS = 60_000;
 const DEFAULT_CONTEXT_CACHE_MS = 60_000;
+/** A patient-context token: patient/ scopes, and user/ scopes limited to that patient. */
+const PATIENT_TOKEN_CONTEXTS: readonly ScopeContext[] = Object.freeze(['patient', 'user']);
 /** Verified tokens and request contexts kept, each (oldest out first). */
 const MAX_REMEMBERED = 10_000;
 
@@ -100,6 +104,18 @@ export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
   const cacheMs = o.contextCacheMs ?? DEFAULT_CONTEXT_CACHE_MS;
   const contexts = new Map<string, { until: number; context: RequestContext }>();
   const verified = new Map<string, { until: number; claims: JWTPayload }>();
+  // The token's scopes within its grant's, by the two texts: parsing is pure and the same pair comes on every request.
+  const grantedScopes = new Map<string, readonly Scope[]>();
+  const scopesWithin = (tokenScope: string, grantScope: string): readonly Scope[] => {
+    const key = `${tokenScope}\n${grantScope}`;
+    let scopes = grantedScopes.get(key);
+    if (!scopes) {
+      scopes = Object.freeze(intersectScopes(parseScopes(tokenScope).scopes, parseScopes(grantScope).scopes));
+      if (grantedScopes.size >= MAX_REMEMBERED) grantedScopes.delete(grantedScopes.keys().next().value!);
+      grantedScopes.set(key, scopes);
+    }
+    return scopes;
+  };
 
   const remembered = (grantId: string): RequestContext | undefined => {
     const hit = contexts.get(grantId);
@@ -131,6 +147,32 @@ export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
     return payload;
   };
 
+  /**
+   * The access plan of one reader under one context. A plan the clock cannot change (the patient's
+   * own access) is kept with the context it was computed from, per app, so every request under
+   * the grant shares one plan object, and with it the compiled access filters (access-filters.ts).
+   */
+  const plans = new WeakMap<RequestContext, Map<string, AccessPlan>>();
+  const planOf = (context: RequestContext, relationship: Relationship, clientId: string, at: Date): AccessPlan => {
+    const compute = () =>
+      accessPlan({
+        relationship,
+        patientBirthDate: context.patientBirthDate,
+        restrictions: context.restrictions,
+        at,
+        ...(o.ageRules ? { ageRules: o.ageRules } : {}),
+        ...(o.releasePolicy ? { releasePolicy: o.releasePolicy } : {}),
+        clientId,
+      });
+    if (planDependsOnClock(relationship)) return compute();
+    let byClient = plans.get(context);
+    if (!byClient) plans.set(context, (byClient = new Map()));
+    const key = `${relationship.kind}\0${clientId}`;
+    let plan = byClient.get(key);
+    if (!plan) byClient.set(key, (plan = compute()));
+    return plan;
+  };
+
   /** The token's access under one context, or the denial it meets (thrown). */
   const judge = (claims: JWTPayload, patientId: string, grantId: string, context: RequestContext, at: Date, fresh: boolean): TokenAccess => {
     const inForce = grantDecision(context.row, at);
@@ -151,20 +193,13 @@ export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
     const fhirUser = typeof claims['fhirUser'] === 'string' ? claims['fhirUser'] : undefined;
     // IB-1: the plan keeps only the restrictions naming this proxy or this app: a restriction on a
     // proxy never touches the patient's own access.
-    const plan = accessPlan({
-      relationship: relationshipOf(inForce, fhirUser, patientId),
-      patientBirthDate: context.patientBirthDate,
-      restrictions: context.restrictions,
-      at,
-      ...(o.ageRules ? { ageRules: o.ageRules } : {}),
-      ...(o.releasePolicy ? { releasePolicy: o.releasePolicy } : {}),
-      clientId: String(claims['client_id']),
-    });
+    const clientId = String(claims['client_id']);
+    const plan = planOf(context, relationshipOf(inForce, fhirUser, patientId), clientId, at);
     // PRX-4: a proxy whose access ended (e.g. the child turned 18) loses it on the next request.
     if (plan.level === 'none') throw plan.reason === 'proxy-none' ? invalidToken('The authorization behind this token has ended') : proxyScopeExceeded();
     return {
       patientId,
-      clientId: String(claims['client_id']),
+      clientId,
       grantId,
       accountId: inForce.grant.accountId,
       delegationId: inForce.delegation?.id,
@@ -172,9 +207,8 @@ export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
       fhirUser,
       // What the token says, within what its grant still allows: a grant the patient narrowed on
       // the connected-apps page narrows tokens already issued, at once.
-      scopes: intersectScopes(parseScopes(typeof claims['scope'] === 'string' ? claims['scope'] : '').scopes, parseScopes(inForce.grant.scope).scopes),
-      // A patient-context token: patient/ scopes, and user/ scopes limited to that patient.
-      contexts: ['patient', 'user'],
+      scopes: scopesWithin(typeof claims['scope'] === 'string' ? claims['scope'] : '', inForce.grant.scope),
+      contexts: PATIENT_TOKEN_CONTEXTS,
       plan,
       at,
       epoch: context.epoch,

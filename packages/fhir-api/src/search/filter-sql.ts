@@ -12,6 +12,20 @@ export interface Sql {
   bindings: unknown[];
 }
 
+/**
+ * Stands for the request's instant among the bindings of time-dependent access filters (holds):
+ * the store binds AccessScope.at in its place (bindRequestTime), so the SQL of an access filter is
+ * the same for every request under one grant and can be compiled once.
+ */
+export const REQUEST_TIME: Date = new Date(Number.NaN);
+
+/** The bindings with the request's instant in place of REQUEST_TIME; a filter that needs it without one fails closed. */
+export function bindRequestTime(bindings: readonly unknown[], at: Date | undefined): unknown[] {
+  if (!bindings.includes(REQUEST_TIME)) return bindings as unknown[];
+  if (!at) throw new Error('a time-dependent access filter needs the request time (AccessScope.at)');
+  return bindings.map((b) => (b === REQUEST_TIME ? at : b));
+}
+
 /** Correlates an index row alias with `r` (shared resources' index rows have patient_id ''). */
 function owner(alias: string, shared: boolean): string {
   const patient = shared ? `${alias}.patient_id = ''` : `${alias}.patient_id = r.patient_id`;
@@ -32,7 +46,7 @@ export function filterSql(f: Filter, shared: boolean, onRow = false): Sql {
     case 'notHeld': {
       // Holds attach to patients' records; shared resources are never held.
       if (shared || f.holds.length === 0) return { sql: 'true', bindings: [] };
-      const held = activeHoldExistsSql({ kinds: f.holds, harmTypes: f.harmTypes, at: f.at });
+      const held = activeHoldExistsSql({ kinds: f.holds, harmTypes: f.harmTypes, at: REQUEST_TIME });
       return { sql: `not ${held.sql}`, bindings: held.bindings };
     }
     case 'notReferencingLabelled': {

@@ -33,8 +33,11 @@ export type Filter =
   | { kind: 'id'; values: string[] }
   | { kind: 'lastUpdated'; values: DateValue[] }
   // The two below are built only by the access layer (never parsed from a request).
-  /** No active release hold of these kinds withholds the resource from this reader (REL-2…6). */
-  | { kind: 'notHeld'; holds: readonly HoldKind[]; harmTypes: readonly HarmType[]; at: Date }
+  /**
+   * No active release hold of these kinds withholds the resource from this reader (REL-2…6), at
+   * the request's instant (AccessScope.at, bound where the filter's SQL has REQUEST_TIME).
+   */
+  | { kind: 'notHeld'; holds: readonly HoldKind[]; harmTypes: readonly HarmType[] }
   /** The resource references no resource carrying one of these security labels (PRX-3). */
   | { kind: 'notReferencingLabelled'; labels: readonly { system: string; code: string }[] }
   /**

@@ -18,7 +18,12 @@ export interface TypeAccess {
 export interface AccessScope {
   /** Patient compartments visible to the caller. Empty = no compartment resource is visible. */
   patientIds: readonly string[];
-  /** Per-type access; undefined = the type is not visible at all. */
+  /**
+   * The instant time-dependent access filters (release holds) are evaluated at: the request's.
+   * Required whenever a TypeAccess has such a filter (the store refuses to run it without).
+   */
+  at?: Date;
+  /** Per-type access; undefined = the type is not visible at all. Treated as immutable: it may be shared between requests. */
   forType(resourceType: string): TypeAccess | undefined;
   /**
    * What the reader's access plan (compartment, release policy, holds, labels, restrictions) lets

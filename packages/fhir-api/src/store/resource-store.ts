@@ -7,10 +7,10 @@
 import type { Knex } from 'knex';
 import { preparedRows, preparedSql } from '@patient-access/consent';
 import { REFERENCES_PARAM } from '../search/extract.js';
-import { andSql, or } from '../search/filter-sql.js';
+import { andSql, bindRequestTime, or, type Sql } from '../search/filter-sql.js';
 import { isCompartmentType, supportedResourceTypes } from '../search/registry.js';
 import type { Filter, IncludeSpec, PageCursor, SearchRequest } from '../search/search-request.js';
-import type { AccessScope } from './access-scope.js';
+import type { AccessScope, TypeAccess } from './access-scope.js';
 
 export interface StoredResource {
   resourceType: string;
@@ -100,6 +100,7 @@ export class ResourceStore {
       forType: (t) => access.forType(t),
       planFor: (t) => (access.planFor ?? access.forType)(t),
       ...(access.epoch ? { epoch: access.epoch } : {}),
+      ...(access.at ? { at: access.at } : {}),
     };
     const pageSize = o.pageSize ?? 500;
     let after = o.after;
@@ -202,7 +203,12 @@ export class ResourceStore {
    * (report results, the access log). Unknown types and malformed references are not visible.
    */
   async visibleReferences(refs: readonly string[], access: AccessScope): Promise<Set<string>> {
-    const planAccess: AccessScope = { patientIds: access.patientIds, forType: (t) => (access.planFor ?? access.forType)(t), ...(access.epoch ? { epoch: access.epoch } : {}) };
+    const planAccess: AccessScope = {
+      patientIds: access.patientIds,
+      forType: (t) => (access.planFor ?? access.forType)(t),
+      ...(access.epoch ? { epoch: access.epoch } : {}),
+      ...(access.at ? { at: access.at } : {}),
+    };
     const byType = new Map<string, string[]>();
     for (const ref of new Set(refs)) {
       const m = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
@@ -220,41 +226,18 @@ export class ResourceStore {
 
   /**
    * The one place PHI filters are built: type visibility, compartments and the caller's per-type
-   * filters, then the search's own filters, as one WHERE condition over `r` (with `?` bindings).
-   * Returns undefined when nothing can be visible.
+   * filters (accessWhere), then the search's own filters, as one WHERE condition over `r` (with
+   * `?` bindings, the request's instant bound for the holds). Returns undefined when nothing can be visible.
    */
   private visibleWhere(resourceType: string, access: AccessScope, filters: Filter[]): VisibleWhere | undefined {
     const typeAccess = access.forType(resourceType);
     if (!typeAccess || typeAccess.anyOf.length === 0) return undefined;
     const shared = !isCompartmentType(resourceType);
     if (!shared && access.patientIds.length === 0) return undefined;
-    const parts: string[] = ['r.resource_type = ?'];
-    const bindings: unknown[] = [resourceType];
-    const add = (sql: string, values: readonly unknown[]) => {
-      parts.push(`(${sql})`);
-      bindings.push(...values);
-    };
-    // Uncorrelated: PostgreSQL evaluates it once per statement (an InitPlan gating the scan), one key lookup.
-    if (access.epoch) add('coalesce((select e.epoch from access_epoch e where e.patient_id = ?), 0) = ?::bigint', [access.epoch.patientId, access.epoch.value]);
-    if (!shared) {
-      const marks = access.patientIds.map(() => '?').join(', ');
-      add(`r.patient_id in (${marks})`, access.patientIds);
-      // A resource in several visible compartments is returned once (its lowest-keyed copy).
-      if (access.patientIds.length > 1) {
-        add(`r.patient_id = (select min(r2.patient_id) from resource r2 where r2.resource_type = r.resource_type and r2.id = r.id and r2.patient_id in (${marks}))`, access.patientIds);
-      }
-    }
-    // The caller's access filters test every candidate row: on the row's own tokens where it has them.
-    if (!typeAccess.anyOf.some((set) => set.length === 0)) {
-      const restrictions = or(typeAccess.anyOf.map((set) => andSql(set, shared, true)));
-      add(restrictions.sql, restrictions.bindings);
-    }
-    const required = [
-      andSql(typeAccess.allOf ?? [], shared, true),
-      andSql(shared ? filters : filters.map((f) => ownPatientCheck(f, access.patientIds)), shared),
-    ].filter((s) => s.sql !== 'true');
-    for (const s of required) add(s.sql, s.bindings);
-    return { table: shared ? 'shared_resource' : 'resource', sql: parts.join(' and '), bindings };
+    const base = accessWhere(resourceType, typeAccess, access, shared);
+    const own = andSql(shared ? filters : filters.map((f) => ownPatientCheck(f, access.patientIds)), shared);
+    const sql = own.sql === 'true' ? base.sql : `${base.sql} and (${own.sql})`;
+    return { table: shared ? 'shared_resource' : 'resource', sql, bindings: bindRequestTime([...base.bindings, ...own.bindings], access.at) };
   }
 
   /** visibleWhere as a knex query over `r`, for the statements that are built further. */
@@ -315,6 +298,50 @@ export class ResourceStore {
     }
     return byType;
   }
+}
+
+/**
+ * The caller's part of every WHERE: the type, the access epoch, the compartments and the type
+ * access (scopes, plan: release, holds, labels, restrictions). The same for every statement under
+ * one grant context, so it is built once per TypeAccess object (they are shared between requests:
+ * access-filters.ts) and compartments; the request's instant stays a REQUEST_TIME binding.
+ */
+const accessWheres = new WeakMap<TypeAccess, Map<string, Sql>>();
+
+function accessWhere(resourceType: string, typeAccess: TypeAccess, access: AccessScope, shared: boolean): Sql {
+  const key = `${resourceType}\0${access.patientIds.join(',')}\0${access.epoch ? `${access.epoch.patientId}\0${access.epoch.value}` : ''}`;
+  let byKey = accessWheres.get(typeAccess);
+  const known = byKey?.get(key);
+  if (known) return known;
+  const parts: string[] = ['r.resource_type = ?'];
+  const bindings: unknown[] = [resourceType];
+  const add = (sql: string, values: readonly unknown[]) => {
+    parts.push(`(${sql})`);
+    bindings.push(...values);
+  };
+  // Uncorrelated: PostgreSQL evaluates it once per statement (an InitPlan gating the scan), one key lookup.
+  if (access.epoch) add('coalesce((select e.epoch from access_epoch e where e.patient_id = ?), 0) = ?::bigint', [access.epoch.patientId, access.epoch.value]);
+  if (!shared) {
+    const marks = access.patientIds.map(() => '?').join(', ');
+    add(`r.patient_id in (${marks})`, access.patientIds);
+    // A resource in several visible compartments is returned once (its lowest-keyed copy).
+    if (access.patientIds.length > 1) {
+      add(`r.patient_id = (select min(r2.patient_id) from resource r2 where r2.resource_type = r.resource_type and r2.id = r.id and r2.patient_id in (${marks}))`, access.patientIds);
+    }
+  }
+  // The caller's access filters test every candidate row: on the row's own tokens where it has them.
+  if (!typeAccess.anyOf.some((set) => set.length === 0)) {
+    const restrictions = or(typeAccess.anyOf.map((set) => andSql(set, shared, true)));
+    add(restrictions.sql, restrictions.bindings);
+  }
+  const required = andSql(typeAccess.allOf ?? [], shared, true);
+  if (required.sql !== 'true') add(required.sql, required.bindings);
+  const where = { sql: parts.join(' and '), bindings: Object.freeze(bindings) as unknown[] };
+  if (!byKey) accessWheres.set(typeAccess, (byKey = new Map()));
+  // Bounded: one entry per compartment set and epoch seen under this type access.
+  if (byKey.size >= 64) byKey.clear();
+  byKey.set(key, where);
+  return where;
 }
 
 /** How a search request pages: derived once, for the statement and for the next link. */
