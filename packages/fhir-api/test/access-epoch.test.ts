@@ -25,6 +25,17 @@ afterAll(() => h?.destroy());
 const epochOf = async (patientId: string): Promise<number> =>
   Number(((await db('access_epoch').where({ patient_id: patientId }).first()) as { epoch?: string } | undefined)?.epoch ?? 0);
 
+/** A data-quality hold item on one resource, in force for the next day. */
+const holdItem = (patientId: string, resourceId: string, resourceType = 'Observation') => ({
+  patient_id: patientId,
+  resource_type: resourceType,
+  resource_id: resourceId,
+  kind: 'data-quality',
+  source_id: `dq-${resourceId}`,
+  held_from: new Date(Date.now() - 60_000),
+  release_at: new Date(Date.now() + 86_400_000),
+});
+
 const VITALS_CATEGORY = { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' };
 const LAB_CATEGORY = { system: LAB.coding[0]!.system, code: LAB.coding[0]!.code };
 
@@ -77,6 +88,9 @@ describe('the epoch moves with every change a request context is made of', () =>
     ],
     ['the Patient resource is written again (birth date)', 'teen', () => db.transaction((trx) => writeResources(trx, [{ resourceType: 'Patient', id: 'teen', birthDate: '2000-01-01' }], { fhirBaseUrl: FHIR }))],
     ['another type of resource is written', undefined, () => db.transaction((trx) => writeResources(trx, [{ resourceType: 'Observation', id: 'teen-new', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/teen' } }], { fhirBaseUrl: FHIR }))],
+    ['a hold item is placed', 'teen', () => db('release_hold_item').insert(holdItem('teen', 'teen-new'))],
+    ['a hold item is released', 'teen', () => db('release_hold_item').where({ patient_id: 'teen' }).update({ released_at: new Date(), released_by: 'Practitioner/prac-1', release_reason: 'lifted' })],
+    ['a hold item is removed', 'teen', () => db('release_hold_item').where({ patient_id: 'teen' }).delete()],
   ])('%s', async (_what, patient, change) => {
     const before = { teen: await epochOf('teen'), mom: await epochOf('mom') };
     await change();
@@ -119,6 +133,23 @@ describe('a remembered context', () => {
     await endRestriction(db, { patientId: 'mom', id: lab.id, endedBy: 'acct-mom', at: new Date() });
     expect((await h.get(token, 'Observation/mom-hgb')).status).toBe(200);
     expect((await h.get(token, 'Observation?patient=mom&_summary=count')).body.total).toBe(1);
+  });
+
+  test('a patient without hold items is read without the hold check; a hold placed elsewhere withholds at once', async () => {
+    const token = await h.launch({ user: MARIA, pick: 'self:mom' });
+    expect((await h.get(token, 'Observation/mom-hgb')).status).toBe(200);
+    const holdChecks = async (path: string) => (await statementsDuring(db, () => h.get(token, path))).filter((sql) => sql.includes('release_hold_item h where h.patient_id = r.patient_id')).length;
+    expect(await holdChecks('Observation/mom-hgb')).toBe(0);
+
+    await db('release_hold_item').insert(holdItem('mom', 'mom-hgb'));
+    expect((await h.get(token, 'Observation/mom-hgb')).status).toBe(404);
+    expect((await h.get(token, 'Observation?patient=mom&_summary=count')).body.total).toBe(0);
+    expect(entryIds((await h.get(token, 'Patient/mom/$everything')).body)).not.toContain('Observation/mom-hgb');
+    expect(await holdChecks('Observation?patient=mom')).toBe(1);
+
+    await db('release_hold_item').where({ patient_id: 'mom', resource_id: 'mom-hgb' }).update({ released_at: new Date(), released_by: 'Practitioner/prac-1', release_reason: 'lifted' });
+    expect((await h.get(token, 'Observation/mom-hgb')).status).toBe(200);
+    await db('release_hold_item').where({ patient_id: 'mom' }).delete();
   });
 
   test('a grant revoked elsewhere: the next read, search and $everything are 401 invalid_token', async () => {

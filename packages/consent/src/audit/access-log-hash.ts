@@ -7,7 +7,7 @@
  * checkpoint a purge left (AUD-4), or 64 zeros for the first row. The content includes the
  * patient and the sequence number, so moving, reordering or renumbering a row changes its hash.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AccessLogDetail, AccessLogRecord } from './access-log-types.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -54,5 +54,6 @@ export function canonicalAccessLogContent(r: Hashed): string {
 }
 
 export function accessLogHash(r: Hashed): string {
-  return createHash('sha256').update(r.prevHash).update('|').update(canonicalAccessLogContent(r)).digest('hex');
+  // One-shot: the same bytes as hashing the three parts in turn, without a Hash object per row.
+  return hash('sha256', `${r.prevHash}|${canonicalAccessLogContent(r)}`, 'hex');
 }

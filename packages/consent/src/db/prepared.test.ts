@@ -39,3 +39,56 @@ describe('preparedSql', () => {
     expect(await statementsDuring(t.db, () => preparedSql(t.db, 'select ? as one', [1]))).toHaveLength(1);
   });
 });
+
+// Named statements keep the connection they finished with for the next one (prepared.ts); only a
+// PostgreSQL pool has connections to keep (the embedded database runs statements through knex).
+(process.env['DATABASE_URL'] ? describe : describe.skip)('connections between named statements (PostgreSQL)', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase([]);
+  });
+  afterAll(() => t?.destroy());
+
+  const pool = () => (t.db.client as { pool: { on(e: string, f: () => void): void; removeListener(e: string, f: () => void): void } }).pool;
+  const pid = async () => (await preparedSql<{ pid: number }>(t.db, 'select pg_backend_pid() as pid', []))[0]!.pid;
+
+  test('back-to-back statements skip the pool', async () => {
+    let acquires = 0;
+    const count = () => void acquires++;
+    pool().on('acquireRequest', count);
+    try {
+      for (let i = 0; i < 50; i++) await preparedSql(t.db, 'select ? as n', [i]);
+    } finally {
+      pool().removeListener('acquireRequest', count);
+    }
+    expect(acquires).toBeLessThan(5);
+  });
+
+  test("the pool's own users are not starved: every connection is back in the pool shortly after", async () => {
+    await Promise.all(Array.from({ length: 8 }, (_, i) => preparedSql(t.db, 'select ? as n', [i])));
+    // Five transactions need all five connections of the test pool at once.
+    const started = Date.now();
+    let inside = 0;
+    let release!: () => void;
+    const allIn = new Promise<void>((resolve) => (release = resolve));
+    await Promise.all(
+      Array.from({ length: 5 }, () =>
+        t.db.transaction(async (trx) => {
+          await trx.raw('select 1');
+          if (++inside === 5) release();
+          await allIn;
+        }),
+      ),
+    );
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  test('a connection the server closed is never handed out again', async () => {
+    const before = await pid();
+    await t.db.raw('select pg_terminate_backend(?)', [before]);
+    // The terminated connection learns of it asynchronously; until then a statement on it fails once.
+    await new Promise((r) => setTimeout(r, 100));
+    const after = await pid();
+    expect(after).not.toBe(before);
+  });
+});

@@ -73,13 +73,70 @@ async function runNamed<T>(db: Knex, sql: string, bindings: readonly unknown[]):
   const name = statementName(sql);
   // The same event knex emits, so query logging and the benchmark's SQL capture still see it.
   db.client.emit('query', { sql, bindings, method: 'select', options: name ? { name } : {} });
-  const conn = (await db.client.acquireConnection()) as PgConnection;
+  const conn = await lease(db.client as PooledClient);
+  let failed = true;
   try {
     const res = await conn.query(name ? { name, text: sql, values: bindings } : { text: sql, values: bindings });
+    failed = false;
     return res.rows as T[];
   } finally {
-    await db.client.releaseConnection(conn);
+    giveBack(db.client as PooledClient, conn, failed);
   }
+}
+
+/**
+ * Connections between named statements. Taking a connection from knex's pool (tarn) and giving it
+ * back costs a timer, an asynchronous validation and several promises each time, about 5 % of a
+ * read's server CPU (scripts/bench/API-RESULTS.md). A connection these statements finish with is
+ * kept here for the next one instead, while nobody waits at the pool, at most HOT_MAX of them, and
+ * never for longer than HOT_MS: they go back to the pool then, so the pool's own users (knex
+ * queries, transactions) and its shutdown always get them. A connection whose statement failed,
+ * or that knex has marked broken, goes back to the pool, which validates it.
+ */
+const HOT_MAX = 4;
+const HOT_MS = 25;
+
+interface PooledClient {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(conn: unknown): Promise<void>;
+  pool?: { numPendingAcquires(): number };
+}
+
+interface Hot {
+  idle: PgConnection[];
+  timer: NodeJS.Timeout | undefined;
+}
+
+const hot = new WeakMap<PooledClient, Hot>();
+
+function hotOf(client: PooledClient): Hot {
+  let h = hot.get(client);
+  if (!h) hot.set(client, (h = { idle: [], timer: undefined }));
+  return h;
+}
+
+async function lease(client: PooledClient): Promise<PgConnection> {
+  const idle = hot.get(client)?.idle;
+  while (idle?.length) {
+    const conn = idle.pop()!;
+    if (!(conn as { __knex__disposed?: unknown }).__knex__disposed) return conn;
+    void client.releaseConnection(conn);
+  }
+  return (await client.acquireConnection()) as PgConnection;
+}
+
+function giveBack(client: PooledClient, conn: PgConnection, failed: boolean): void {
+  const h = hotOf(client);
+  const waiting = (client.pool?.numPendingAcquires() ?? 1) > 0;
+  if (failed || waiting || h.idle.length >= HOT_MAX || (conn as { __knex__disposed?: unknown }).__knex__disposed) {
+    void client.releaseConnection(conn);
+    return;
+  }
+  h.idle.push(conn);
+  h.timer ??= setTimeout(() => {
+    h.timer = undefined;
+    for (const c of h.idle.splice(0)) void client.releaseConnection(c);
+  }, HOT_MS).unref();
 }
 
 /** The first row, or undefined. */

@@ -44,7 +44,9 @@ export function requestContext(log: Logger, registry: Registry, service: string)
     const incoming = ctx.get('X-Request-Id');
     const requestId = REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
     ctx.state['requestId'] = requestId;
-    ctx.state['log'] = log.child({ requestId });
+    // The request's logger is made when something logs (at the default level, most requests log nothing).
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= log.child({ requestId })), enumerable: true, configurable: true });
     ctx.set('X-Request-Id', requestId);
     const start = process.hrtime.bigint();
     try {
@@ -55,7 +57,7 @@ export function requestContext(log: Logger, registry: Registry, service: string)
       const metrics = metricsFor(ctx.method, route, String(ctx.status));
       metrics.duration.observe(seconds);
       metrics.total.inc();
-      (ctx.state['log'] as Logger).info({ method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+      if (log.isLevelEnabled('info')) (ctx.state['log'] as Logger).info({ method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
     }
   };
 }

@@ -57,6 +57,11 @@ export interface AccessPlanInput {
   readonly restrictions?: readonly Restriction[];
   /** The OAuth client the token was issued to, only to match app restrictions (IB-1). */
   readonly clientId?: string;
+  /**
+   * False when the patient has no release hold item at all (as of the facts the caller holds, which
+   * a new item would invalidate): no hold can then withhold anything, and the plan lists none.
+   */
+  readonly patientHasHoldItems?: boolean;
 }
 
 export interface GrantedPlan {
@@ -116,7 +121,7 @@ export function accessPlan(input: AccessPlanInput): AccessPlan {
     releasedStatuses: releasedStatuses(input.releasePolicy ?? DEFAULT_RELEASE_POLICY), // REL-7, the same for every channel (REL-8)
     resultCategories: RESULT_CATEGORIES,
     // Every hold binds every reader of the record; a representative is also bound by substantial-harm holds.
-    holds: HOLD_KINDS, // REL-2, REL-4, REL-5, REL-6
+    holds: input.patientHasHoldItems === false ? [] : HOLD_KINDS, // REL-2, REL-4, REL-5, REL-6
     harmTypes: isProxy ? HARM_TYPES : (['life_or_physical_safety'] as const), // REL-2 for the patient; PRX-5 adds substantial harm for proxies
     restrictions: Object.freeze(restrictions),
   });

@@ -92,8 +92,9 @@ export function typeAccess(inputs: Pick<AccessInputs, 'scopes' | 'contexts' | 'p
       })),
     });
   }
-  // REL-2…6: documented holds, applied in the query so counts and paging agree.
-  allOf.push({ kind: 'notHeld', holds: plan.holds, harmTypes: plan.harmTypes });
+  // REL-2…6: documented holds, applied in the query so counts and paging agree (none to apply
+  // when the patient has no hold item: the access epoch guards that fact).
+  if (plan.holds.length) allOf.push({ kind: 'notHeld', holds: plan.holds, harmTypes: plan.harmTypes });
   // REL-7: results are visible once released; non-result observations are unaffected.
   const releaseSets = releaseAlternatives(plan, type);
   const anyOf = scopeSets.flatMap((set) => releaseSets.map((alt) => [...set, ...alt]));

@@ -25,9 +25,15 @@ export interface RequestContext {
   restrictions: Restriction[];
   /** The patient's access epoch when these facts were read (a bigint, kept as its decimal text). */
   epoch: string;
+  /**
+   * Whether the patient had any release hold item, in force or not, when these facts were read.
+   * Hold items move the epoch (consent migration 202612070001), so while the epoch stands a
+   * patient without any has none, and statements may leave the hold check out.
+   */
+  holdItems: boolean;
 }
 
-type ContextRow = GrantContextRow & { birth_date: string | null; restrictions: string | null; access_epoch: string | number };
+type ContextRow = GrantContextRow & { birth_date: string | null; restrictions: string | null; access_epoch: string | number; hold_items: boolean };
 
 /** The restriction columns as JSON object pairs, built once (column names are constants, never input). */
 const RESTRICTION_JSON = ACTIVE_RESTRICTION_COLUMNS.map((c) => `'${c}', x.${c}`).join(', ');
@@ -40,14 +46,16 @@ export async function loadRequestContext(db: Knex, grantId: string): Promise<Req
     db.raw(`(select json_agg(json_build_object(${RESTRICTION_JSON}))::text from patient_restriction x where x.patient_id = g.patient_id and x.status = 'active') as restrictions`),
     // Read in the same snapshot as the facts above: the epoch they are current for.
     db.raw(`coalesce((select e.epoch from access_epoch e where e.patient_id = g.patient_id), 0)::text as access_epoch`),
+    db.raw(`exists (select 1 from release_hold_item h where h.patient_id = g.patient_id) as hold_items`),
   );
   const row = await preparedFirst<ContextRow>(db, query);
   if (!row) return undefined;
-  const { birth_date, restrictions, access_epoch, ...grantRow } = row;
+  const { birth_date, restrictions, access_epoch, hold_items, ...grantRow } = row;
   return {
     row: grantRow,
     patientBirthDate: birth_date ?? undefined,
     restrictions: restrictions ? (JSON.parse(restrictions) as ActiveRestrictionRow[]).map(restrictionFromRow) : [],
     epoch: String(access_epoch),
+    holdItems: hold_items !== false,
   };
 }

@@ -159,6 +159,7 @@ export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
         relationship,
         patientBirthDate: context.patientBirthDate,
         restrictions: context.restrictions,
+        patientHasHoldItems: context.holdItems,
         at,
         ...(o.ageRules ? { ageRules: o.ageRules } : {}),
         ...(o.releasePolicy ? { releasePolicy: o.releasePolicy } : {}),
