@@ -295,7 +295,7 @@ function observations(r: ApiBenchResults): string[] {
         '. `patient=Patient/{id}` within that patient\'s compartment is checked row by row (PostgreSQL, which cannot see that the reference and the compartment key ' +
         'are correlated, would otherwise start from it and walk every Observation of the patient). The access checks (release policy: a result category ' +
         'with a released status, or another category and not entered-in-error; labels, restrictions, category scopes; the own-patient check) test the ' +
-        'row tokens kept on the resource row the statement fetches anyway (`r.row_tokens && array[…]`), not the index: holds remain one anti-join probe. ' +
+        'row tokens kept on the resource row the statement fetches anyway (`r.row_tokens && array[…]`), not the index; holds are one anti-join probe, left out for a patient who has no hold item (hold items move the access epoch). ' +
         (v.search.noSeqScan ? 'No sequential scan on a table that grows with the data.' : '**Sequential scans: see below.**'),
     );
   }
@@ -312,26 +312,36 @@ function observations(r: ApiBenchResults): string[] {
   }
   out.push(
     '',
-    '**What this run changed, and why.** The FHIR rate limits are counted write-behind (packages/consent/src/rate-limits/write-behind.ts): an ' +
-      'instance admits up to 2 % of a key\'s limit before Redis has counted it and sends its counts once a second in one pipelined write; near ' +
-      'the limit every request asks Redis, so one instance stays exact. Redis went from about 14 to 2-3 µs of CPU per read, and ioredis from ' +
-      '9 % to 2 % of the server\'s busy CPU. The request metrics reuse their labelled children instead of hashing a label object per request. ' +
-      'This run is on a faster machine than the last one (the baseline read ran at 5,713 req/s then), so compare ratios, not req/s.',
+    '**What this run changed, and why.** (1) One request handler dispatches by path prefix to the authorization server, the record-control ' +
+      'APIs, the portal API and the FHIR API, instead of an outer Koa application building a second context for every request. (2) A grant\'s ' +
+      'access filters are compiled to SQL once: the access plan is kept with the grant\'s remembered context when the clock cannot change it (the ' +
+      'patient\'s own access; age bands bind proxies only), the per-type access by plan and scopes, and the WHERE prefix by that type access and ' +
+      'the compartment and epoch; the request\'s instant is bound per statement for the holds, and a statement that needs it without one fails ' +
+      'closed. Building the access SQL for an Observation read went from 18.8 to 5.3 µs (microbenchmark), parsing the scopes (7 µs) is remembered ' +
+      'by their texts. (3) Release hold items move their patient\'s access epoch (statement triggers), so the context remembers whether the ' +
+      'patient has any hold item and the statements of a patient without one leave the hold anti-join out: the read statement costs PostgreSQL ' +
+      '82 instead of 98 µs (one connection, 10,000 executions; the epoch guard costs 14 µs of it, the bare primary-key read 56, `select 1` 38). ' +
+      '(4) Named statements keep the connection they finished with for the next one (taking one from knex\'s pool costs a timer, an ' +
+      'asynchronous validation and several promises): a bare read through preparedSql costs the client 86 µs of CPU against 93 through pg.Pool. ' +
+      '(5) The request logger is made only when something logs; access-log hashes are one-shot. **Effect on the table: within the noise.** This ' +
+      'machine (AMD EPYC) is slower than the last one (the baseline read ran at 9,613 req/s there, the baseline search cost PostgreSQL 869 µs ' +
+      'there against 1,756 here) and noisier: the same build served 1,424 to 2,015 reads/s in repeated 12 s runs. Compare ratios, not req/s; the ' +
+      'absolute p99 targets are out of reach of the bare baseline itself here for the search (its own p99 above).',
     '',
-    '**What limits the read (investigation on this machine, 10 s runs, not in the table).** ' +
-      '(1) `perf record -a` during a read run: the server process used 41 % of the two cores, the PostgreSQL backends 27 %, autocannon 8 %, ' +
-      'Redis 2 %, and 20 % was idle: the server\'s one event loop (about 0.85 of a core) is the limit, not the machine. ' +
-      '(2) Ablations: without the access log the API served about 3,770 reads/s against about 3,000 (PostgreSQL 105 against 175 µs per read); ' +
-      'without the Redis limiter about 7 % more. (3) The access-log append costs PostgreSQL about 300 µs of CPU per batch whatever its size ' +
-      '(1 entry 315 µs, 16 entries 760 µs, 64 entries 1,600 µs; a bare WAL-flushing one-row insert 100 µs), and read-load batches hold about 6 ' +
-      'entries; holding a batch open longer (2, 4 and 8 ms) did not raise throughput, because the load is closed-loop (32 connections) and the ' +
-      'added latency costs as much as the CPU saved. (4) The V8 profile of the measured window, socket writes left out: pg and pg-protocol 18 %, ' +
-      'Koa and its router 15 %, garbage collection 10 %, building the access checks (token, plan, scope filters, SQL text) about 13 %, the ' +
-      'access-log entry (validation, hash, append) about 11 %, knex\'s pool (acquire/release) 7 %.',
+    '**What limits the read (investigation on this machine, 6-12 s runs, not in the table).** (1) Server CPU per request by layer, access log ' +
+      'off: `/healthz` through the FHIR application 131 µs, a token-checked request refused before the store 240 µs, a read 474 µs; the HTTP ' +
+      'stack alone costs about what the bare baseline spends on its whole read. (2) The client side of the read statement: 150 µs of CPU per ' +
+      'store.read against 93 for a bare pg.Pool read of the same row (13 bound parameters and 5 columns cost 32 µs of it; the access compile and ' +
+      'the row handling 25). (3) The access-log append costs PostgreSQL 500-700 µs per batch of 6 entries; `perf` of the backend: parsing the ' +
+      'JSON rows 19 %, the CHECK constraints 15 % (their stored expressions are read again for every statement), the WAL flush 11 %, executor ' +
+      'start 8 %, index inserts 7 %; disabling the head trigger, dropping the recorded_at index or synchronous_commit=off each saved under ' +
+      '60 µs. Read-load batches hold 7-8 entries; without the access log the API served about 15 % more reads. (4) The server\'s main thread ' +
+      'was 75-80 % busy and a fifth of the machine idle: a read waits for its statement and for its group commit as much as for CPU.',
     '',
-    "**Next levers, not done.** (a) A second server process (node:cluster) on PostgreSQL deployments: the event loop is the bottleneck while a " +
-      'fifth of the machine idles; (b) remembering the compiled access check per grant context (its SQL text and bindings are the same for every ' +
-      'read under one token but for the id and the clock); (c) the access-log append\'s fixed cost per statement in PostgreSQL.',
+    "**Next levers, not done.** (a) Fewer bound parameters on the read (each of the access filter's constant token sets as one array parameter) " +
+      'and a cheaper append (rows as typed arrays rather than JSON); (b) a second server process on PostgreSQL deployments, which needs one ' +
+      "patient's access-log chain to stay with one writer (two writers moving the same chain heads fall back to the locked append); (c) a leaner " +
+      "HTTP path for the read than Koa's per-request context. None of them alone closes the gap from about 30 % to the 50 % target.",
     '',
     '',
   );
