@@ -40,17 +40,19 @@ describe('encoding', () => {
 describe('conditions', () => {
   const tok = (param: string, values: { system?: string | null; code?: string }[], not = false): Filter => ({ kind: 'token', param, values, ...(not ? { not } : {}) });
   test.each<[string, Filter, { sql: string; bindings: unknown[] } | undefined]>([
-    ['system and code', tok('category', [{ system: LAB, code: 'laboratory' }]), { sql: 'r.row_tokens && array[?]::text[]', bindings: [`category|${LAB}|laboratory`] }],
-    ['code in any system', tok('status', [{ code: 'final' }, { code: 'amended' }]), { sql: 'r.row_tokens && array[?,?]::text[]', bindings: ['status|*|final', 'status|*|amended'] }],
-    ['no system (|code)', tok('category', [{ system: null, code: 'x' }]), { sql: 'r.row_tokens && array[?]::text[]', bindings: ['category|x'] }],
-    ['negated', tok('status', [{ code: 'entered-in-error' }], true), { sql: 'not (r.row_tokens && array[?]::text[])', bindings: ['status|*|entered-in-error'] }],
+    ['system and code', tok('category', [{ system: LAB, code: 'laboratory' }]), { sql: 'r.row_tokens && ?::text[]', bindings: [`{"category|${LAB}|laboratory"}`] }],
+    ['code in any system', tok('status', [{ code: 'final' }, { code: 'amended' }]), { sql: 'r.row_tokens && ?::text[]', bindings: ['{"status|*|final","status|*|amended"}'] }],
+    ['no system (|code)', tok('category', [{ system: null, code: 'x' }]), { sql: 'r.row_tokens && ?::text[]', bindings: ['{"category|x"}'] }],
+    ['negated', tok('status', [{ code: 'entered-in-error' }], true), { sql: 'not (r.row_tokens && ?::text[])', bindings: ['{"status|*|entered-in-error"}'] }],
     ['negated, no values: any row that has row tokens', tok('status', [], true), { sql: 'r.row_tokens is not null', bindings: [] }],
     ['no values', tok('status', []), { sql: 'false', bindings: [] }],
     ['a system without a code needs the index', tok('category', [{ system: LAB }]), undefined],
     ['a parameter not on the row needs the index', tok('code', [{ code: 'x' }]), undefined],
-    ['a patient reference', { kind: 'reference', param: 'patient', values: ['Patient/p1'] }, { sql: 'r.row_tokens && array[?]::text[]', bindings: ['patient|Patient/p1'] }],
+    ['a patient reference', { kind: 'reference', param: 'patient', values: ['Patient/p1'] }, { sql: 'r.row_tokens && ?::text[]', bindings: ['{"patient|Patient/p1"}'] }],
     ['another reference needs the index', { kind: 'reference', param: 'subject', values: ['Patient/p1'] }, undefined],
     ['not a token filter', { kind: 'id', values: ['x'] }, undefined],
+    // A value from a v2 scope or a query can hold anything: it stays one element of the one parameter.
+    ['quotes, backslashes and commas in a value', tok('category', [{ system: 'a"b', code: 'c\\d,e}' }]), { sql: 'r.row_tokens && ?::text[]', bindings: ['{"category|a\\"b|c\\\\d,e}"}'] }],
   ])('%s', (_name, filter, expected) => {
     expect(rowTokenCondition(filter)).toEqual(expected);
   });

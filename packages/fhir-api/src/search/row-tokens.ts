@@ -50,9 +50,12 @@ export function rowTokens(tokens: readonly TokenRow[]): string[] {
 
 /** rowTokens as a PostgreSQL array literal (`{"a","b"}`), to bind as text and cast to text[]. */
 export function rowTokensLiteral(tokens: readonly TokenRow[]): string {
-  return `{${rowTokens(tokens)
-    .map((t) => `"${t.replace(/[\\"]/g, '\\$&')}"`)
-    .join(',')}}`;
+  return textArrayLiteral(rowTokens(tokens));
+}
+
+/** A text[] literal: every element quoted, its quotes and backslashes escaped, so any text is one element. */
+function textArrayLiteral(values: readonly string[]): string {
+  return `{${values.map((t) => `"${t.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
 /**
@@ -72,8 +75,10 @@ export function rowTokenCondition(f: Filter): Sql | undefined {
     return undefined;
   }
   if (!forms.length) return { sql: f.kind === 'token' && f.not ? 'r.row_tokens is not null' : 'false', bindings: [] };
-  const overlap = `r.row_tokens && array[${forms.map(() => '?').join(',')}]::text[]`;
+  // One text[] parameter, however many forms: PostgreSQL converts it once per statement (an
+  // ARRAY[…] of parameters is built again for every row tested), and the client binds one value.
+  const overlap = 'r.row_tokens && ?::text[]';
   // `not (null && …)` is null: a row without row tokens fails the negated form too.
-  return { sql: f.kind === 'token' && f.not ? `not (${overlap})` : overlap, bindings: forms };
+  return { sql: f.kind === 'token' && f.not ? `not (${overlap})` : overlap, bindings: [textArrayLiteral(forms)] };
 }
 
