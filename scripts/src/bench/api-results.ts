@@ -323,16 +323,20 @@ function observations(r: ApiBenchResults): string[] {
       '82 instead of 98 µs (one connection, 10,000 executions; the epoch guard costs 14 µs of it, the bare primary-key read 56, `select 1` 38). ' +
       '(4) Named statements keep the connection they finished with for the next one (taking one from knex\'s pool costs a timer, an ' +
       'asynchronous validation and several promises): a bare read through preparedSql costs the client 86 µs of CPU against 93 through pg.Pool. ' +
-      '(5) The request logger is made only when something logs; access-log hashes are one-shot. **Effect on the table: within the noise.** This ' +
-      'machine (AMD EPYC) is slower than the last one (the baseline read ran at 9,613 req/s there, the baseline search cost PostgreSQL 869 µs ' +
-      'there against 1,756 here) and noisier: the same build served 1,424 to 2,015 reads/s in repeated 12 s runs. Compare ratios, not req/s; the ' +
+      '(5) A row-token condition binds its set of token forms as one text[] parameter instead of an ARRAY[] of parameters (8 values fewer to ' +
+      'bind per Observation read; the set is converted once per statement, not built again for every row a search tests). (6) The request ' +
+      'logger is made only when something logs; access-log hashes are one-shot. **Effect on the table.** The read moved within the noise (30 % ' +
+      'of the baseline in a full run before (5), 32 % in this one); the lab search went from 84 % to 92 %, its PostgreSQL CPU per request from ' +
+      '1,613 to 1,370 µs (the baseline\'s 1,756 and 1,573: the machine varies by about 10 % between runs). This machine (AMD EPYC) is slower ' +
+      'than the last one (the baseline read ran at 9,613 req/s there, the baseline search cost PostgreSQL 869 µs there) and noisier: the same ' +
+      'build served 1,424 to 2,015 reads/s in repeated 12 s runs. Compare ratios, not req/s; the ' +
       'absolute p99 targets are out of reach of the bare baseline itself here for the search (its own p99 above).',
     '',
     '**What limits the read (investigation on this machine, 6-12 s runs, not in the table).** (1) Server CPU per request by layer, access log ' +
       'off: `/healthz` through the FHIR application 131 µs, a token-checked request refused before the store 240 µs, a read 474 µs; the HTTP ' +
       'stack alone costs about what the bare baseline spends on its whole read. (2) The client side of the read statement: 150 µs of CPU per ' +
-      'store.read against 93 for a bare pg.Pool read of the same row (13 bound parameters and 5 columns cost 32 µs of it; the access compile and ' +
-      'the row handling 25). (3) The access-log append costs PostgreSQL 500-700 µs per batch of 6 entries; `perf` of the backend: parsing the ' +
+      'store.read against 93 for a bare pg.Pool read of the same row (13 bound parameters and 5 columns cost 32 µs of it, 26 with the token ' +
+      'sets as one parameter each; the access compile and the row handling 25; our named-statement path 17 µs more than pg.Pool\'s own query). (3) The access-log append costs PostgreSQL 500-700 µs per batch of 6 entries; `perf` of the backend: parsing the ' +
       'JSON rows 19 %, the CHECK constraints 15 % (their stored expressions are read again for every statement), the WAL flush 11 %, executor ' +
       'start 8 %, index inserts 7 %; disabling the head trigger, dropping the recorded_at index or synchronous_commit=off each saved under ' +
       '60 µs. Read-load batches hold 7-8 entries; without the access log the API served about 15 % more reads. (4) The server\'s main thread ' +
