@@ -87,8 +87,9 @@ export async function createServerApp({ config, db, log, now, keyCheckMs = 60_00
       req.url = (req.url ?? '/').slice(mount.prefix.length) || '/';
     }
     // Each handler is a Koa application (or oidc-provider's), which answers its own errors; this
-    // catch only guards against one that rejects anyway.
-    return (mount ?? { handle: fhirHandler }).handle(req, res).catch(() => {
+    // catch only guards against one that rejects anyway (logged by class and message, never the URL).
+    return (mount ?? { handle: fhirHandler }).handle(req, res).catch((err: unknown) => {
+      log.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : typeof err }, 'request handler failed');
       if (res.headersSent) res.destroy();
       else {
         res.statusCode = 500;

@@ -56,7 +56,7 @@ function compiledTypeAccess(inputs: AccessInputs, type: string, interaction: Int
 const ALL_PATIENT_DATA: readonly Scope[] = Object.freeze([parseScope('patient/*.rs')]);
 const PATIENT_CONTEXT: readonly ScopeContext[] = Object.freeze(['patient']);
 
-export function typeAccess(inputs: Pick<AccessInputs, 'scopes' | 'contexts' | 'plan'>, type: string, interaction: Interaction): TypeAccess | undefined {
+function typeAccess(inputs: Pick<AccessInputs, 'scopes' | 'contexts' | 'plan'>, type: string, interaction: Interaction): TypeAccess | undefined {
   const grant = grantFor(inputs.scopes, inputs.contexts, type, interaction);
   if (grant.kind === 'none') return undefined;
   // v2 query scopes (e.g. ?category=…|laboratory): a resource must match one constrained scope.
