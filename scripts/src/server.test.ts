@@ -921,16 +921,22 @@ describe('signing key rotation', () => {
   test('a rotated key is published and signs; tokens signed by the old key keep working until they expire', async () => {
     const before = await launch({ pick: 'mom', scope: 'launch/patient openid patient/Patient.rs' });
     const oldKid = JSON.parse(Buffer.from(before['access_token']!.split('.')[0]!, 'base64url').toString()).kid as string;
-    const rotating = (await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'test'), now, keyCheckMs: 50, rateLimits, accessLog })).callback();
-    await rotateSigningKey(tdb.db, { publishForSeconds: 0 });
-    await new Promise((r) => setTimeout(r, 400));
-    const jwks = await request(rotating).get('/auth/jwks');
-    const kids = (jwks.body.keys as { kid: string }[]).map((k) => k.kid);
-    expect(kids).toHaveLength(2);
-    expect(kids[0]).not.toBe(oldKid);
-    expect(kids).toContain(oldKid);
-    const read = await request(rotating).get('/fhir/Patient/mom').set('Authorization', `Bearer ${before['access_token']}`);
-    expect(read.status).toBe(200);
+    const server = await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'test'), now, keyCheckMs: 50, rateLimits, accessLog });
+    const rotating = server.callback();
+    try {
+      await rotateSigningKey(tdb.db, { publishForSeconds: 0 });
+      await new Promise((r) => setTimeout(r, 400));
+      const jwks = await request(rotating).get('/auth/jwks');
+      const kids = (jwks.body.keys as { kid: string }[]).map((k) => k.kid);
+      expect(kids).toHaveLength(2);
+      expect(kids[0]).not.toBe(oldKid);
+      expect(kids).toContain(oldKid);
+      const read = await request(rotating).get('/fhir/Patient/mom').set('Authorization', `Bearer ${before['access_token']}`);
+      expect(read.status).toBe(200);
+    } finally {
+      // Its key watch would otherwise keep asking the database after the test's pool is gone.
+      server.close();
+    }
   });
 });
 

@@ -22,6 +22,8 @@ export interface ServerDeps {
 /** What node:http serves: `createServer(app.callback())`. */
 export interface ServerApp {
   callback(): Handler;
+  /** Stops the signing-key watch (the database stays open: its owner closes it). */
+  close(): void;
 }
 
 export async function createServerApp({ config, db, log, now, keyCheckMs = 60_000, rateLimits, accessLog }: ServerDeps): Promise<ServerApp> {
@@ -97,7 +99,7 @@ export async function createServerApp({ config, db, log, now, keyCheckMs = 60_00
       }
     });
   };
-  return { callback: () => handler };
+  return { callback: () => handler, close: () => clearInterval(keyWatch) };
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;

@@ -59,6 +59,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    app.close();
     server.close(async () => {
       await accessLog.close();
       await rateLimits.close();
