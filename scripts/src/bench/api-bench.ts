@@ -13,7 +13,7 @@
  * Options: --patients N (10000) --resources-per-patient N (500) --big-patient-resources N (2000)
  * --database-url URL (a named database: created or reused, only what is missing is seeded; never
  * dropped when it existed before) --keep (do not drop a database this run created)
- * --load-patients N (16) --apps N (16: tokens = load patients × apps, one rate-limit key each)
+ * --load-patients N (16) --apps N (48: tokens = load patients × apps, one rate-limit key each)
  * --ids-per-patient N (200) --connections N (32) --warmup S (20) --duration S (20)
  * --everything-runs N (7) --port N (18090) --baseline-port N (18091) --out DIR --no-results
  * --no-total-none (skip the extra search row without the total) --seed-only (prepare the database, measure nothing)
@@ -41,7 +41,7 @@ const { values: args } = parseArgs({
     'database-url': { type: 'string' },
     keep: { type: 'boolean', default: false },
     'load-patients': { type: 'string', default: '16' },
-    apps: { type: 'string', default: '16' },
+    apps: { type: 'string', default: '48' },
     'ids-per-patient': { type: 'string', default: '200' },
     connections: { type: 'string', default: '32' },
     warmup: { type: 'string', default: '20' },

@@ -95,7 +95,7 @@ export function createAccessLogWriter(db: Knex, options: AccessLogWriterOptions 
       appendAccessLog(
         db,
         batch.flatMap((p) => p.entries),
-        { heads },
+        { heads, validated: true }, // on write
       )
         .then(
           () => batch.forEach((p) => p.resolve()),

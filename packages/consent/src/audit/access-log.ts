@@ -269,9 +269,9 @@ const HEAD_MOVED = 'PAC01';
 export async function appendAccessLog(
   db: Knex,
   entries: readonly AccessLogEntry[],
-  options: { now?: () => Date; heads?: AccessLogHeads } = {},
+  options: { now?: () => Date; heads?: AccessLogHeads; /** Every entry passed validateAccessLogEntry already (the group-commit writer's). */ validated?: boolean } = {},
 ): Promise<AppendedAccessLogEntry[]> {
-  entries.forEach((e, i) => validateAccessLogEntry(e, i)); // AUD-1: codes and ids only, no PHI values
+  if (!options.validated) entries.forEach((e, i) => validateAccessLogEntry(e, i)); // AUD-1: codes and ids only, no PHI values
   if (entries.length === 0) return [];
   const at = options.now?.() ?? new Date();
   const byPatient = new Map<string, number[]>();

@@ -218,7 +218,8 @@ export class ResourceStore {
     for (const [type, ids] of byType) {
       for (const chunk of chunks(ids, 1000)) {
         const q = this.visibleQuery(type, planAccess, [{ kind: 'id', values: chunk }]);
-        if (q) for (const { id } of (await q.distinct('r.id as id')) as { id: string }[]) visible.add(`${type}/${id}`);
+        // Named: every read of a report with results runs it (a statement per number of results).
+        if (q) for (const { id } of await preparedRows<{ id: string }>(this.db, q.distinct('r.id as id'))) visible.add(`${type}/${id}`);
       }
     }
     return visible;
