@@ -86,7 +86,8 @@ const pkce = () => {
 export async function patientTokens(origin: string, account: LoginAccount, clientIds: readonly string[]): Promise<PatientToken[]> {
   const agent = new Agent(origin);
   const tokens: PatientToken[] = [];
-  for (const clientId of clientIds) {
+  for (let i = 0, waited = 0; i < clientIds.length; i++) {
+    const clientId = clientIds[i]!;
     const { verifier, challenge } = pkce();
     const query = new URLSearchParams({
       response_type: 'code',
@@ -133,6 +134,12 @@ export async function patientTokens(origin: string, account: LoginAccount, clien
       body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier }).toString(),
     });
     const body = (await res.json()) as Record<string, unknown>;
+    // The token endpoint's limit is per address (600 a minute): many apps' tokens wait it out, as a client would.
+    if (res.status === 429 && waited++ < 3) {
+      await new Promise((resolve) => setTimeout(resolve, (Number(res.headers.get('retry-after')) || 5) * 1000));
+      i--; // the same app again, with a new code
+      continue;
+    }
     if (res.status !== 200 || typeof body['access_token'] !== 'string') throw new Error(`token exchange for ${account.username}: HTTP ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
     if (body['patient'] !== account.patientId) throw new Error(`token for ${account.username} is for patient ${String(body['patient'])}`);
     tokens.push({ patientId: account.patientId, clientId, accessToken: body['access_token'], scope: String(body['scope']) });

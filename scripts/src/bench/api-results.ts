@@ -312,40 +312,37 @@ function observations(r: ApiBenchResults): string[] {
   }
   out.push(
     '',
-    '**What this run changed, and why.** (1) One request handler dispatches by path prefix to the authorization server, the record-control ' +
-      'APIs, the portal API and the FHIR API, instead of an outer Koa application building a second context for every request. (2) A grant\'s ' +
-      'access filters are compiled to SQL once: the access plan is kept with the grant\'s remembered context when the clock cannot change it (the ' +
-      'patient\'s own access; age bands bind proxies only), the per-type access by plan and scopes, and the WHERE prefix by that type access and ' +
-      'the compartment and epoch; the request\'s instant is bound per statement for the holds, and a statement that needs it without one fails ' +
-      'closed. Building the access SQL for an Observation read went from 18.8 to 5.3 µs (microbenchmark), parsing the scopes (7 µs) is remembered ' +
-      'by their texts. (3) Release hold items move their patient\'s access epoch (statement triggers), so the context remembers whether the ' +
-      'patient has any hold item and the statements of a patient without one leave the hold anti-join out: the read statement costs PostgreSQL ' +
-      '82 instead of 98 µs (one connection, 10,000 executions; the epoch guard costs 14 µs of it, the bare primary-key read 56, `select 1` 38). ' +
-      '(4) Named statements keep the connection they finished with for the next one (taking one from knex\'s pool costs a timer, an ' +
-      'asynchronous validation and several promises): a bare read through preparedSql costs the client 86 µs of CPU against 93 through pg.Pool. ' +
-      '(5) A row-token condition binds its set of token forms as one text[] parameter instead of an ARRAY[] of parameters (8 values fewer to ' +
-      'bind per Observation read; the set is converted once per statement, not built again for every row a search tests). (6) The request ' +
-      'logger is made only when something logs; access-log hashes are one-shot. **Effect on the table.** The read moved within the noise (30 % ' +
-      'of the baseline in a full run before (5), 32 % in this one); the lab search went from 84 % to 92 %, its PostgreSQL CPU per request from ' +
-      '1,613 to 1,370 µs (the baseline\'s 1,756 and 1,573: the machine varies by about 10 % between runs). This machine (AMD EPYC) is slower ' +
-      'than the last one (the baseline read ran at 9,613 req/s there, the baseline search cost PostgreSQL 869 µs there) and noisier: the same ' +
-      'build served 1,424 to 2,015 reads/s in repeated 12 s runs. Compare ratios, not req/s; the ' +
-      'absolute p99 targets are out of reach of the bare baseline itself here for the search (its own p99 above).',
+    '**What this run changed, and why.** (1) The access-log append no longer binds the patients whose chain heads it locks as a separate ' +
+      'array: they come from the moves it already carries. With the array, the plan PostgreSQL made for a small batch looked cheaper than its ' +
+      "generic plan, so a connection whose first batches were small planned the statement again for every batch ever after (`perf` of the " +
+      "backend: 32 % of its CPU in the planner). A one-entry batch costs PostgreSQL 275 instead of 410 µs; a PostgreSQL test holds the plan choice " +
+      'on a deployment-sized head table. (2) The check that hides unreleased results named by a DiagnosticReport (REL-7) runs as a named ' +
+      'statement; it ran unnamed through knex, parsed and planned on every read of a report with results (2.4 % of the reads here). (3) The ' +
+      "group-commit writer's entries are validated once, when written. (4) The benchmark registers 48 apps (768 rate-limit keys): this machine " +
+      'reads faster than the 2,560 per second that 256 keys allow, and token requests wait out the token endpoint\'s per-address limit. ' +
+      '**Effect.** This machine is about twice as fast as the last one (the baseline read 10,244 req/s against 5,219), and quieter: the read is 37 % ' +
+      'of the baseline (32 % last run), its p99 15 ms; the lab search 88 %, p99 34 ms; $everything 77 ms. Repeated 12 s runs of one build still ' +
+      'ranged from 3,118 to 3,925 reads/s: compare ratios, not req/s.',
     '',
-    '**What limits the read (investigation on this machine, 6-12 s runs, not in the table).** (1) Server CPU per request by layer, access log ' +
-      'off: `/healthz` through the FHIR application 131 µs, a token-checked request refused before the store 240 µs, a read 474 µs; the HTTP ' +
-      'stack alone costs about what the bare baseline spends on its whole read. (2) The client side of the read statement: 150 µs of CPU per ' +
-      'store.read against 93 for a bare pg.Pool read of the same row (13 bound parameters and 5 columns cost 32 µs of it, 26 with the token ' +
-      'sets as one parameter each; the access compile and the row handling 25; our named-statement path 17 µs more than pg.Pool\'s own query). (3) The access-log append costs PostgreSQL 500-700 µs per batch of 6 entries; `perf` of the backend: parsing the ' +
-      'JSON rows 19 %, the CHECK constraints 15 % (their stored expressions are read again for every statement), the WAL flush 11 %, executor ' +
-      'start 8 %, index inserts 7 %; disabling the head trigger, dropping the recorded_at index or synchronous_commit=off each saved under ' +
-      '60 µs. Read-load batches hold 7-8 entries; without the access log the API served about 15 % more reads. (4) The server\'s main thread ' +
-      'was 75-80 % busy and a fifth of the machine idle: a read waits for its statement and for its group commit as much as for CPU.',
+    '**What limits the read (investigation on this machine, 10-15 s runs, not in the table).** (1) CPU: at these costs the machine cannot ' +
+      'exceed about 4,850 API reads/s (47 % of the baseline\'s measured rate) even fully busy; the 50 % target needs the whole request, ' +
+      'PostgreSQL and load generator included, at about 390 µs instead of 413, and the machine busy. (2) PostgreSQL, 145 µs per read against 54: ' +
+      "the read statement 72-90 µs (one connection, 5,000 executions; the bare primary-key read 52, `select 1` 30; the epoch guard's InitPlan and " +
+      'the extra columns make the difference), the access-log append about 35-55 µs per entry at the 7-11 entries a batch holds under this load ' +
+      '(275 µs fixed per batch: the WAL flush 24 %, the CHECK constraints 15 %, whose stored expressions PostgreSQL reads again for every ' +
+      'statement, executor start 8 %; about 19 µs per entry). (3) The server, 217 µs against 78: its V8 profile, the socket writes to ' +
+      "PostgreSQL left out, is 163 µs a read: our packages 52 (token and access 15, the access-log entry, its hash and the writer 25), Koa with " +
+      "its router and helpers 34, pg 23, Node's HTTP 17, the garbage collector 12. `perf` puts only 18 % of the server's CPU in the kernel: " +
+      "the profile's socket-write share (34 %) is mostly the main thread waiting while the PostgreSQL backend it woke runs on its core. (4) " +
+      "Waiting: the server's main thread was 80 % busy and a fifth of the machine idle. With 64 connections instead of 32 the API served " +
+      '4,150 reads/s (bigger batches, 200 µs of server CPU a read); two or three appends in flight instead of one served fewer (3,283 and 3,401 ' +
+      'against 3,767: smaller batches, more fixed costs), and `synchronous_commit=off` no more (3,848): the WAL flush is not what holds a ' +
+      'read, CPU and the one-at-a-time group commit are.',
     '',
-    "**Next levers, not done.** (a) Fewer bound parameters on the read (each of the access filter's constant token sets as one array parameter) " +
-      'and a cheaper append (rows as typed arrays rather than JSON); (b) a second server process on PostgreSQL deployments, which needs one ' +
-      "patient's access-log chain to stay with one writer (two writers moving the same chain heads fall back to the locked append); (c) a leaner " +
-      "HTTP path for the read than Koa's per-request context. None of them alone closes the gap from about 30 % to the 50 % target.",
+    "**Next levers, not done.** (a) A read path without Koa's per-request context objects (about 34 µs of the server's 163); (b) a cheaper " +
+      'append: the status columns as enum types instead of CHECK constraints read again per statement, rows as typed arrays rather than JSON; ' +
+      "(c) a second server process on PostgreSQL deployments, which needs one patient's access-log chain to stay with one writer (two writers " +
+      'moving the same chain heads fall back to the locked append). Together they might reach the 50 % target on this machine; none alone does.',
     '',
     '',
   );

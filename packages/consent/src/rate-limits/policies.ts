@@ -15,7 +15,7 @@
  * | loginIp             | 100 / 15 min, then blocked 15 min | client IP | password spraying from one address; NAT'd clinics still fit |
  * | loginAccount        | 10 / 15 min, then blocked 15 min  | username  | guessing one account (the 5-failure lockout is separate) |
  * | mfa                 | 10 / 15 min, then blocked 15 min  | account   | TOTP guessing                                         |
- * | token               | 600 / 1 min     | client id + IP              | token endpoint (code exchange, refresh)              |
+ * | token               | 600 / 1 min     | IP                          | token endpoint (code exchange, refresh)              |
  * | registration        | 20 / 1 h        | IP                          | open dynamic registration (RL-3: no vetting beyond security) |
  * | fhir                | 600 / 1 min     | client id + patient         | patient-facing apps, portal included (RL-1)          |
  * | fhirBackend         | 1200 / 1 min    | client id                   | backend services (system/ scopes, bulk export)       |
