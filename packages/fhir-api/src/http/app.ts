@@ -13,6 +13,8 @@ import { fhirRoutes } from './fhir-routes.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
 import { errorBoundary } from './error-boundary.js';
 import { capabilityStatement } from './capability.js';
+import { compression } from './compression.js';
+import { contentNegotiation } from './content-negotiation.js';
 
 export interface FhirAppDeps {
   config: AppConfig;
@@ -74,7 +76,11 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
   app.use(requestContext(log, metrics, 'fhir-api'));
   // Browser apps call the API with a Bearer token from any origin.
   app.use(cors({ methods: ['GET', 'POST'], exposeHeaders: ['ETag', 'Last-Modified', 'Location', 'X-Request-Id', 'Retry-After', 'WWW-Authenticate', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] }));
+  app.use(compression());
   app.use(errorBoundary);
+  // FHIR JSON only: other formats are refused before anything else is done (the SMART discovery
+  // document, plain JSON for OAuth clients, is left to its own rules).
+  app.use(async (ctx, next) => (ctx.path.startsWith('/fhir/') && !ctx.path.startsWith('/fhir/.well-known/') ? contentNegotiation(ctx, next) : next()));
   app.use(router.routes());
   app.use((fhir ?? denyAll).routes());
   return app;
