@@ -43,6 +43,26 @@ export function capabilityGroup(suite: Suite): GroupDef {
         const formats = (need(t)['format'] as string[] | undefined) ?? [];
         ensure(formats.some((f) => ['json', 'application/json', 'application/fhir+json'].includes(f)), `format is ${JSON.stringify(formats)}`);
       }, { ref: 'us_core_json_support' }),
+      // FHIR R4 http.html#mime-type: a format the server does not serve is refused, not answered in another one.
+      test('capability-format-refused', 'A request for a format the server does not return is answered in that format or refused with 406', async (t: TestContext) => {
+        for (const [label, url, headers] of [
+          ['Accept: application/fhir+xml', `${suite.fhirBase}/metadata`, { accept: 'application/fhir+xml' }],
+          ['_format=xml', `${suite.fhirBase}/metadata?_format=xml`, {}],
+        ] as const) {
+          const res = await t.http.get(url, { headers });
+          const type = res.headers.get('content-type') ?? '';
+          ensure(res.status === 406 || (res.status === 200 && /xml/i.test(type)), `${label}: HTTP ${res.status} with ${type || 'no content type'}, expected XML or 406`);
+        }
+        const json = await t.http.get(`${suite.fhirBase}/metadata?_format=json`, { headers: { accept: 'application/fhir+xml' } });
+        expectStatus(json, 200);
+        ensure(asResource(json)?.resourceType === 'CapabilityStatement', '_format=json did not override Accept: application/fhir+xml');
+      }),
+      test('capability-gzip', 'Responses are gzip-compressed for a client that accepts gzip', async (t: TestContext) => {
+        const res = await t.http.get(`${suite.fhirBase}/metadata`, { headers: { accept: 'application/fhir+json', 'accept-encoding': 'gzip' } });
+        expectStatus(res, 200);
+        ensure(res.headers.get('content-encoding') === 'gzip', `Content-Encoding is ${JSON.stringify(res.headers.get('content-encoding'))} for a CapabilityStatement of ${res.text.length} characters`);
+        ensure(asResource(res)?.resourceType === 'CapabilityStatement', 'the decompressed body is not the CapabilityStatement');
+      }, { optional: true }),
       test('capability-profiles', 'Capability Statement lists support for required US Core Profiles', async (t: TestContext) => {
         need(t);
         const listed = profiles();
