@@ -319,18 +319,21 @@ function observations(r: ApiBenchResults): string[] {
       'on a deployment-sized head table. (2) The check that hides unreleased results named by a DiagnosticReport (REL-7) runs as a named ' +
       'statement; it ran unnamed through knex, parsed and planned on every read of a report with results (2.4 % of the reads here). (3) The ' +
       "group-commit writer's entries are validated once, when written. (4) The benchmark registers 48 apps (768 rate-limit keys): this machine " +
-      'reads faster than the 2,560 per second that 256 keys allow, and token requests wait out the token endpoint\'s per-address limit. ' +
-      '**Effect.** This machine is about twice as fast as the last one (the baseline read 10,244 req/s against 5,219), and quieter: the read is 37 % ' +
-      'of the baseline (32 % last run), its p99 15 ms; the lab search 88 %, p99 34 ms; $everything 77 ms. Repeated 12 s runs of one build still ' +
-      'ranged from 3,118 to 3,925 reads/s: compare ratios, not req/s.',
+      'reads faster than the 2,560 per second that 256 keys allow, and token requests wait out the token endpoint\'s per-address limit. (5) ' +
+      'Content negotiation (406 for formats other than FHIR R4 JSON) and gzip for clients that accept it: autocannon sends no Accept-Encoding, ' +
+      'so the runs pay only for the checks. **Effect.** This machine is about twice as fast as the last one (the baseline read 9,125-10,244 ' +
+      'req/s here against 5,219 there): the read is 36 % of the baseline in this run (37 % in a full run of the same code before (5), 32 % in the ' +
+      'last session\'s), its p99 19 ms; the lab search 74 % (88 % in that run), p99 39 ms; $everything 74 ms. Repeated 12 s runs of one build ' +
+      'ranged from 3,118 to 3,925 reads/s, and the baseline itself moved by 11 % between the two full runs: compare ratios, not req/s.',
     '',
-    '**What limits the read (investigation on this machine, 10-15 s runs, not in the table).** (1) CPU: at these costs the machine cannot ' +
-      'exceed about 4,850 API reads/s (47 % of the baseline\'s measured rate) even fully busy; the 50 % target needs the whole request, ' +
-      'PostgreSQL and load generator included, at about 390 µs instead of 413, and the machine busy. (2) PostgreSQL, 145 µs per read against 54: ' +
-      "the read statement 72-90 µs (one connection, 5,000 executions; the bare primary-key read 52, `select 1` 30; the epoch guard's InitPlan and " +
-      'the extra columns make the difference), the access-log append about 35-55 µs per entry at the 7-11 entries a batch holds under this load ' +
+    '**What limits the read (investigation on this machine, 10-15 s runs, not in the table).** (1) CPU: even fully busy, the machine cannot ' +
+      'serve more API reads per second than 2 cores divided by the CPU a read costs in all (above): under half the baseline\'s measured rate. ' +
+      "The 50 % target needs the API's whole request, PostgreSQL and load generator included, at no more than twice the baseline's, and the " +
+      'machine as busy as the baseline keeps it. (2) PostgreSQL, 145-161 µs per read against 54-59: the read statement 54-75 µs (one connection, ' +
+      '6,000-8,000 executions; the bare primary-key read 50, `select 1` 30; variants without the epoch guard, without the row-token checks or ' +
+      'without the two extra columns each measured within that spread), the access-log append about 35-55 µs per entry at the 7-11 entries a batch holds under this load ' +
       '(275 µs fixed per batch: the WAL flush 24 %, the CHECK constraints 15 %, whose stored expressions PostgreSQL reads again for every ' +
-      'statement, executor start 8 %; about 19 µs per entry). (3) The server, 217 µs against 78: its V8 profile, the socket writes to ' +
+      'statement, executor start 8 %; about 19 µs per entry). (3) The server, 217-243 µs against 78-87: its V8 profile, the socket writes to ' +
       "PostgreSQL left out, is 163 µs a read: our packages 52 (token and access 15, the access-log entry, its hash and the writer 25), Koa with " +
       "its router and helpers 34, pg 23, Node's HTTP 17, the garbage collector 12. `perf` puts only 18 % of the server's CPU in the kernel: " +
       "the profile's socket-write share (34 %) is mostly the main thread waiting while the PostgreSQL backend it woke runs on its core. (4) " +
