@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createTestDatabase, statementsDuring, type TestDatabase } from '../testing/test-database.js';
+import { openDatabase } from './database.js';
 import { numberedPlaceholders, preparedSql } from './prepared.js';
 
 describe('numberedPlaceholders', () => {
@@ -81,6 +82,21 @@ describe('preparedSql', () => {
       ),
     );
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  test('short statements are named; one binding a long list runs unnamed (its text changes with the length)', async () => {
+    // One connection, so that pg_prepared_statements (kept per connection) shows everything run.
+    const single = openDatabase({ kind: 'postgres', url: t.url!, poolMax: 1 });
+    try {
+      const list = (n: number) => `select ? = any(array[${Array.from({ length: n }, () => '?::text').join(', ')}]) as found`;
+      for (const n of [2, 3, 100, 101]) {
+        expect(await preparedSql(single, list(n), ['v1', ...Array.from({ length: n }, (_, i) => `v${i}`)])).toEqual([{ found: true }]);
+      }
+      const { rows } = (await single.raw("select statement from pg_prepared_statements where statement like '%= any(array[%'")) as { rows: { statement: string }[] };
+      expect(rows.map((r) => (r.statement.match(/\$\d+/g) ?? []).length).sort((a, b) => a - b)).toEqual([3, 4]);
+    } finally {
+      await single.destroy();
+    }
   });
 
   test('a connection the server closed is never handed out again', async () => {

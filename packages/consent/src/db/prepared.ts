@@ -17,6 +17,12 @@ import { isEmbedded } from './database.js';
  * connection ever holds more than this many prepared statements.
  */
 const MAX_NAMES = 2000;
+/**
+ * A statement binding more values than this runs unnamed: its text grows with a list a request
+ * names (`id in (?, ?, …)`, one text per length), so naming it would spend every connection's
+ * prepared statements on texts that rarely recur, where planning is small beside the work anyway.
+ */
+const MAX_NAMED_BINDINGS = 64;
 const names = new Map<string, string>();
 
 interface PgConnection {
@@ -70,7 +76,7 @@ export function numberedPlaceholders(sql: string): string {
 }
 
 async function runNamed<T>(db: Knex, sql: string, bindings: readonly unknown[]): Promise<T[]> {
-  const name = statementName(sql);
+  const name = bindings.length <= MAX_NAMED_BINDINGS ? statementName(sql) : undefined;
   // The same event knex emits, so query logging and the benchmark's SQL capture still see it.
   db.client.emit('query', { sql, bindings, method: 'select', options: name ? { name } : {} });
   const conn = await lease(db.client as PooledClient);

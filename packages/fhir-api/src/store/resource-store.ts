@@ -49,9 +49,6 @@ export interface CompartmentOptions {
 /** What every statement that returns resources selects (the Row shape): one list for the written-out read and the built queries. */
 const SELECT_LIST = 'r.resource_type, r.id, r.version_id, r.last_updated, r.content::text as content';
 
-/** Id lists up to this long are checked by named statements (one per length). */
-const NAMED_ID_LISTS = 32;
-
 /** Where a caller's visible rows of one type are: the table (aliased `r`) and a condition on it. */
 interface VisibleWhere {
   table: 'resource' | 'shared_resource';
@@ -221,12 +218,8 @@ export class ResourceStore {
     for (const [type, ids] of byType) {
       for (const chunk of chunks(ids, 1000)) {
         const q = this.visibleQuery(type, planAccess, [{ kind: 'id', values: chunk }]);
-        if (!q) continue;
-        // Every read of a report with results runs this: named, with one text per number of ids, so
-        // only for a report's few (the access log's long lists would fill the connections' statements).
-        const distinct = q.distinct('r.id as id');
-        const rows = chunk.length <= NAMED_ID_LISTS ? await preparedRows<{ id: string }>(this.db, distinct) : ((await distinct) as { id: string }[]);
-        for (const { id } of rows) visible.add(`${type}/${id}`);
+        // Named: every read of a report with results runs it (prepared.ts leaves long id lists unnamed).
+        if (q) for (const { id } of await preparedRows<{ id: string }>(this.db, q.distinct('r.id as id'))) visible.add(`${type}/${id}`);
       }
     }
     return visible;
