@@ -22,6 +22,7 @@ import { authorizePostGroup, backendServicesGroup, introspectionGroup, invalidRe
 import { ehrPatientScopesGroup, granularGroup, granularSelectionGroup, limitedAccessGroup, unrestrictedAccessGroup, v1ScopesGroup } from './groups/scope-groups.js';
 import { newUsCoreState, usCoreGuidanceGroup, usCorePagingGroup, usCoreProfileGroups, usCoreSetupGroup } from './groups/uscore.js';
 import { crossPatientGroup, errorBodiesGroup, noStoreGroup, proxyGroup } from './groups/privacy.js';
+import { accessLogGroup } from './groups/access-log.js';
 import type { TestContext } from './runner.js';
 
 export interface CliOptions {
@@ -205,6 +206,7 @@ export function buildGroups(suite: Suite): GroupDef[] {
     crossPatientGroup(suite, usCore),
     noStoreGroup(suite, usCore),
     errorBodiesGroup(suite, usCore),
+    accessLogGroup(suite, usCore),
     proxyGroup(suite),
   ];
 }

@@ -70,6 +70,9 @@ const resources = Object.keys(registry.searchParameters)
       ...(combos.length ? { extension: combos } : {}),
       type,
       ...(us?.supportedProfile ? { supportedProfile: us.supportedProfile as string[] } : {}),
+      ...(type === 'AuditEvent'
+        ? { documentation: "The patient's access log (who accessed the record, when, with which app, what they received), read from the hash-chained log; the token's own patient only, newest first unless _sort=date" }
+        : {}),
       interaction: [{ code: 'read' }, { code: 'search-type' }],
       ...(registry.includes[type] ? { searchInclude: registry.includes[type] } : {}),
       ...(registry.revincludes[type] ? { searchRevInclude: registry.revincludes[type] } : {}),

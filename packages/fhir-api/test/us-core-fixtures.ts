@@ -31,7 +31,6 @@ export const obs = (id: string, patient: string, status: string, category: unkno
 export const READABLE: Record<string, string> = {
   AllergyIntolerance: 'mom-allergy',
   Appointment: 'mom-appt',
-  AuditEvent: 'mom-audit',
   CarePlan: 'mom-careplan',
   CareTeam: 'mom-careteam',
   Condition: 'mom-condition',
@@ -172,6 +171,7 @@ export function usCoreFixtures(): Resource[] {
       outcome: 'complete',
       insurance: [{ focal: true, coverage: { reference: 'Coverage/mom-coverage' } }],
     },
+    // Imported and stored, but not served: AuditEvent at this API is the access log (access-log-view.ts).
     {
       resourceType: 'AuditEvent',
       id: 'mom-audit',

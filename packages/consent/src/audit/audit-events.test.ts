@@ -173,21 +173,47 @@ describe('auditEventsFor', () => {
     expect(seen).toEqual([16, 15, 14, 13, 12, 11, 10].map((m) => at(m).toISOString()));
   });
 
-  test('since, includeEntry and visibleRefs narrow what the viewer gets', async () => {
+  test('since, omitActors and visibleRefs narrow what the viewer gets', async () => {
     const page = await auditEventsFor(db, 'pager', {
       since: at(12),
       count: 10,
       visibleRefs: (refs) => new Set(refs.filter((r) => r !== 'Observation/secret')),
-      includeEntry: (r) => r.actorKind === 'patient' || r.actorKind === 'proxy',
+      omitActors: ['app', 'staff', 'system'],
     });
     expect(page.events.map((e) => e.recorded)).toEqual([16, 15, 14, 13, 12].map((m) => at(m).toISOString()));
     expect(JSON.stringify(page)).not.toContain('Observation/secret');
     expect(page.nextCursor).toBeUndefined();
 
-    const patientOnly = await auditEventsFor(db, 'pager', { count: 3, visibleRefs: all, includeEntry: (r) => r.actorKind === 'patient' });
+    const patientOnly = await auditEventsFor(db, 'pager', { count: 3, visibleRefs: all, omitActors: ['proxy'], total: true });
     expect(patientOnly.events.map((e) => e.recorded)).toEqual([16, 15, 14].map((m) => at(m).toISOString()));
-    const next = await auditEventsFor(db, 'pager', { count: 3, visibleRefs: all, includeEntry: (r) => r.actorKind === 'patient', cursor: patientOnly.nextCursor! });
+    expect(patientOnly.total).toBe(6);
+    const next = await auditEventsFor(db, 'pager', { count: 3, visibleRefs: all, omitActors: ['proxy'], cursor: patientOnly.nextCursor! });
     expect(next.events.map((e) => e.recorded)).toEqual([12, 11, 10].map((m) => at(m).toISOString()));
+    expect(next.nextCursor).toBeUndefined();
+  });
+
+  test('oldest first, by id, and under the caller\'s own conditions; totals agree with the pages', async () => {
+    const oldest = await auditEventsFor(db, 'pager', { count: 4, ascending: true, visibleRefs: all, total: true });
+    expect(oldest.events.map((e) => e.recorded)).toEqual([10, 11, 12, 13].map((m) => at(m).toISOString()));
+    expect(oldest.total).toBe(7);
+    const rest = await auditEventsFor(db, 'pager', { count: 4, ascending: true, visibleRefs: all, cursor: oldest.nextCursor! });
+    expect(rest.events.map((e) => e.recorded)).toEqual([14, 15, 16].map((m) => at(m).toISOString()));
+
+    const [first, second] = oldest.events;
+    expect(first!.id).toMatch(/^[1-9][0-9]*-[0-9a-f]{16}$/);
+    const byId = await auditEventsFor(db, 'pager', { ids: [second!.id!, first!.id!, 'not-an-id'], visibleRefs: all, total: true });
+    expect(byId.events.map((e) => e.id)).toEqual([second!.id, first!.id]);
+    expect(byId.total).toBe(2);
+    // Another patient's chain holds no entry of this one's ids, whatever they are.
+    expect((await auditEventsFor(db, 'someone-else', { ids: [first!.id!], visibleRefs: all })).events).toEqual([]);
+    // A wrong hash part names nothing, even at a seq that exists.
+    const forged = `${first!.id!.split('-')[0]}-${'0'.repeat(16)}`;
+    expect((await auditEventsFor(db, 'pager', { ids: [forged], visibleRefs: all })).events).toEqual([]);
+    expect(await auditEventsFor(db, 'pager', { ids: ['x'], visibleRefs: all, total: true })).toEqual({ events: [], total: 0 });
+
+    const narrowed = await auditEventsFor(db, 'pager', { where: { sql: 'l.recorded_at < ?', bindings: [at(12)] }, visibleRefs: all, total: true });
+    expect(narrowed.events.map((e) => e.recorded)).toEqual([11, 10].map((m) => at(m).toISOString()));
+    expect(narrowed.total).toBe(2);
   });
 
   test('a forged cursor is refused', async () => {

@@ -9,9 +9,8 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import { accessLogRecordFromRow, type AccessLogRow } from './access-log.js';
-import { POLICY_ACTIONS, type AccessLogAction, type AccessLogRecord } from './access-log-types.js';
+import { POLICY_ACTIONS, type AccessLogAction, type AccessLogRecord, type ActorKind } from './access-log-types.js';
 
-const POLICY: ReadonlySet<string> = new Set(POLICY_ACTIONS);
 
 export const ACCESS_LOG_ACTION_SYSTEM = 'urn:patient-access:access-log-action';
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
@@ -28,8 +27,19 @@ export interface AuditEventViewOptions {
   readonly since?: Date;
   /** Page size (default 50, at most 500). */
   readonly count?: number;
-  /** From the previous page's `nextCursor`. */
+  /** From the previous page's `nextCursor` (under the same options). */
   readonly cursor?: string;
+  /** Oldest first (default: newest first). */
+  readonly ascending?: boolean;
+  /** Only these entries, by the id accessLogAuditEvent gives them. */
+  readonly ids?: readonly string[];
+  /**
+   * Further conditions on the entry's row (alias `l`, e.g. `l.recorded_at >= ?`), compiled by the
+   * caller from its own search parameters; values only as bindings.
+   */
+  readonly where?: { readonly sql: string; readonly bindings: readonly unknown[] };
+  /** Count every entry that matches, besides the page. */
+  readonly total?: boolean;
   /** AUD-3: staff identities appear only when the organization's policy allows (default 'hidden'). */
   readonly staffIdentity?: 'hidden' | 'shown';
   /**
@@ -39,14 +49,16 @@ export interface AuditEventViewOptions {
    * only where the viewer may see everything.
    */
   readonly visibleRefs: (refs: readonly string[]) => ReadonlySet<string> | Promise<ReadonlySet<string>>;
-  /** Leave out whole entries (e.g. an adolescent's own sessions from a parent's view). */
-  readonly includeEntry?: (entry: AccessLogRecord) => boolean;
+  /** Leave out the entries of these actors (e.g. an adolescent's own sessions from a parent's view, PRX-3). */
+  readonly omitActors?: readonly ActorKind[];
 }
 
 export interface AuditEventPage {
   readonly events: AuditEvent[];
-  /** Present when older entries remain. */
+  /** Present when further entries remain. */
   readonly nextCursor?: string;
+  /** With `total`: how many entries match in all. */
+  readonly total?: number;
 }
 
 export class AuditEventCursorError extends Error {
@@ -55,6 +67,16 @@ export class AuditEventCursorError extends Error {
     this.name = 'AuditEventCursorError';
   }
 }
+
+/**
+ * An entry's AuditEvent id: its place in the patient's chain and the start of its hash, so that a
+ * read finds it by the chain's primary key (the patient always comes from the reader's token).
+ */
+export function auditEventId(r: Pick<AccessLogRecord, 'seq' | 'hash'>): string {
+  return `${r.seq}-${r.hash.slice(0, 16)}`;
+}
+
+const EVENT_ID = /^([1-9][0-9]{0,14})-([0-9a-f]{16})$/;
 
 function encodeCursor(seq: number): string {
   return Buffer.from(`s${seq}`).toString('base64url');
@@ -205,7 +227,7 @@ export function accessLogAuditEvent(r: AccessLogRecord, visible: ReadonlySet<str
   const outcome = r.outcome === 'success' ? '0' : r.outcome === 'denied' ? '4' : '8';
   return {
     resourceType: 'AuditEvent',
-    id: r.hash.slice(0, 40),
+    id: auditEventId(r),
     type,
     subtype: [...(interaction ? [interaction] : []), { system: ACCESS_LOG_ACTION_SYSTEM, code: r.action, display: ACTION_DISPLAY[r.action] }],
     action,
@@ -219,37 +241,49 @@ export function accessLogAuditEvent(r: AccessLogRecord, visible: ReadonlySet<str
 }
 
 /**
- * A page of the patient's access log, newest first, as AuditEvents (AUD-3). The cursor is bound
- * to nothing secret: it only moves within this patient's chain.
+ * A page of the patient's access log as AuditEvents (AUD-3), newest first unless `ascending`.
+ * Every condition is in the SQL (so pages and totals agree), on the patient's own chain by its
+ * primary key. The cursor is bound to nothing secret: it only moves within this patient's chain.
  */
 export async function auditEventsFor(db: Knex, patientId: string, options: AuditEventViewOptions): Promise<AuditEventPage> {
   const count = Math.min(Math.max(Math.trunc(options.count ?? 50), 1), 500);
-  let before = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
-  const picked: AccessLogRecord[] = [];
-  let more = false;
-  // Entries left out by includeEntry do not shorten the page: keep reading until it is full.
-  for (;;) {
-    let q = db<AccessLogRow>('access_log').select('*').where('patient_id', patientId).orderBy('seq', 'desc').limit(count + 1);
-    if (before !== undefined) q = q.where('seq', '<', before);
-    if (options.since) q = q.where('recorded_at', '>=', options.since);
-    const rows = ((await q) as AccessLogRow[]).map(accessLogRecordFromRow);
-    for (const r of rows.slice(0, count)) {
-      before = r.seq;
-      // Holds and suspensions are told through their own endpoints, with what each viewer may know; the rows are for compliance.
-      if (POLICY.has(r.action)) continue;
-      if (options.includeEntry && !options.includeEntry(r)) continue;
-      picked.push(r);
-      if (picked.length === count) break;
-    }
-    if (picked.length === count) {
-      more = rows.findIndex((r) => r.seq === before) < rows.length - 1;
-      break;
-    }
-    if (rows.length <= count) break;
+  const conditions: string[] = ['l.patient_id = ?'];
+  const bindings: unknown[] = [patientId];
+  const add = (sql: string, ...values: readonly unknown[]) => {
+    conditions.push(sql);
+    bindings.push(...values);
+  };
+  // Holds and suspensions are told through their own endpoints, with what each viewer may know; the rows are for compliance.
+  add(`l.action not in (${POLICY_ACTIONS.map(() => '?').join(', ')})`, ...POLICY_ACTIONS);
+  if (options.omitActors?.length) add(`l.actor_kind not in (${options.omitActors.map(() => '?').join(', ')})`, ...options.omitActors);
+  if (options.since) add('l.recorded_at >= ?', options.since);
+  if (options.ids) {
+    const wanted = options.ids.map((id) => EVENT_ID.exec(id)).filter((m): m is RegExpExecArray => m !== null);
+    if (wanted.length === 0) return { events: [], ...(options.total ? { total: 0 } : {}) };
+    add(`(${wanted.map(() => '(l.seq = ? and left(l.hash, 16) = ?)').join(' or ')})`, ...wanted.flatMap((m) => [Number(m[1]), m[2]]));
   }
+  if (options.where) add(`(${options.where.sql})`, ...options.where.bindings);
+  const where = conditions.join(' and ');
+  const whereBindings = [...bindings];
+  if (options.cursor !== undefined) add(options.ascending ? 'l.seq > ?' : 'l.seq < ?', decodeCursor(options.cursor));
+
+  const rows = (
+    (await db.raw(`select l.* from access_log l where ${conditions.join(' and ')} order by l.seq ${options.ascending ? 'asc' : 'desc'} limit ?`, [...bindings, count + 1] as Knex.RawBinding[])) as {
+      rows: AccessLogRow[];
+    }
+  ).rows.map(accessLogRecordFromRow);
+  const picked = rows.slice(0, count);
+  const total = options.total
+    ? Number(((await db.raw(`select count(*)::int as n from access_log l where ${where}`, whereBindings as Knex.RawBinding[])) as { rows: { n: number }[] }).rows[0]!.n)
+    : undefined;
   // AUD-3: the patient sees who accessed their record; the viewer's plan decides which resources are named.
   const allRefs = [...new Set(picked.flatMap((r) => r.returnedIds))];
   const visible = allRefs.length ? await options.visibleRefs(allRefs) : new Set<string>();
   const events = picked.map((r) => accessLogAuditEvent(r, visible, { staffIdentity: options.staffIdentity ?? 'hidden' }));
-  return more && before !== undefined ? { events, nextCursor: encodeCursor(before) } : { events };
+  const last = picked[picked.length - 1];
+  return {
+    events,
+    ...(rows.length > count && last ? { nextCursor: encodeCursor(last.seq) } : {}),
+    ...(total !== undefined ? { total } : {}),
+  };
 }

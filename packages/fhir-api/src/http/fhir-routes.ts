@@ -18,12 +18,12 @@ import { isCompartmentType, supportedResourceTypes } from '../search/registry.js
 import { SearchError, type Filter, type PageCursor } from '../search/search-request.js';
 import type { ResourceStore, StoredResource } from '../store/resource-store.js';
 import { searchsetBundle } from './bundle.js';
-import { accessLogOperation, type AccessLogReader } from './access-log-operation.js';
+import { accessLogOperation, auditEventRead, auditEventSearch, type AccessLogReader } from './access-log-view.js';
 
 export interface FhirRouteDeps {
   store: ResourceStore;
   fhirBaseUrl: string;
-  /** The patient's access log as AuditEvents (Patient/$access-log). */
+  /** The patient's access log as AuditEvents (AuditEvent read and search, Patient/$access-log). */
   readAccessLog: AccessLogReader;
   resolveAccess: AccessResolver;
   rateLimits?: RateLimits;
@@ -35,6 +35,8 @@ const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 export function fhirRoutes(deps: FhirRouteDeps): Router {
   const router = new Router({ prefix: '/fhir' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '64kb' });
+  // AuditEvent at this API is the patient's access log (access-log-view.ts), not stored resources.
+  const logView = { store: deps.store, read: deps.readAccessLog, fhirBaseUrl: deps.fhirBaseUrl };
 
   router.use(accessAudit(deps.accessLog));
 
@@ -78,7 +80,9 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   router.get('/:type/:id', async (ctx) => {
     const { type, id } = ctx.params as { type: string; id: string };
     ctx.state['route'] = '/fhir/:type/:id';
-    const token = await access(ctx, type, 'read');
+    // The access log's own reads carry no epoch guard: the context is read for this request.
+    const token = await access(ctx, type, 'read', type === 'AuditEvent');
+    if (type === 'AuditEvent') return auditEventRead(ctx, logView, token, id);
     // Same answer for "no such id" and "not yours": existence never leaks.
     const read = async (t: TokenAccess) => (ID.test(id) ? deps.store.read(type, id, accessScope(t, 'read')) : undefined);
     let found = await read(token);
@@ -104,7 +108,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
 
   const search = async (ctx: Context, pairs: [string, string][]) => {
     const { type } = ctx.params as { type: string };
-    let token = await access(ctx, type, 'search');
+    let token = await access(ctx, type, 'search', type === 'AuditEvent');
     const strict = /handling=strict/i.test(ctx.get('Prefer'));
     let request;
     try {
@@ -113,6 +117,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
       if (err instanceof SearchError) throw new OperationOutcomeError(err.code, err.message);
       throw err;
     }
+    if (type === 'AuditEvent') return auditEventSearch(ctx, logView, token, request, pairs, (c) => encodeCursor(c, token.grantId));
     let result = await deps.store.search(request, accessScope(token, 'search'));
     if (!result.matches.length && !result.total) {
       const current = await recheck(ctx, token, type, 'search');
@@ -163,7 +168,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     ctx.state['route'] = '/fhir/Patient/:id/$access-log';
     // The access log's own reads carry no epoch guard: the context is read for this request.
     const token = await access(ctx, 'Patient', 'read', true);
-    await accessLogOperation(ctx, { store: deps.store, read: deps.readAccessLog, fhirBaseUrl: deps.fhirBaseUrl }, token);
+    await accessLogOperation(ctx, logView, token);
   });
 
   // Read-only API: every write interaction is refused, whatever the token.
@@ -177,9 +182,10 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
 
 /**
  * The patient's compartment types in $everything order: the Patient first, then by type name.
- * Only served types: $everything returns nothing that read and search would refuse.
+ * Only stored types that read and search serve: AuditEvent is the access log (not the record,
+ * and it grows with every request), which the patient reads by AuditEvent search.
  */
-const EVERYTHING_TYPES = ['Patient', ...[...supportedResourceTypes].filter((t) => t !== 'Patient' && isCompartmentType(t)).sort()];
+const EVERYTHING_TYPES = ['Patient', ...[...supportedResourceTypes].filter((t) => t !== 'Patient' && t !== 'AuditEvent' && isCompartmentType(t)).sort()];
 /** Shared (non-compartment) types: included when a shown resource references them. */
 const SHARED_TYPES: ReadonlySet<string> = new Set([...supportedResourceTypes].filter((t) => !isCompartmentType(t)));
 const EVERYTHING_BATCH = 500;

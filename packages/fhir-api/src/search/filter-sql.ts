@@ -141,9 +141,9 @@ export function or(parts: Sql[]): Sql {
 
 /**
  * FHIR date comparison between the resource's range [lo, hi] and the parameter's range [pl, ph]
- * (both inclusive). https://hl7.org/fhir/R4/search.html#prefix
+ * (both inclusive); an instant is the range [t, t]. https://hl7.org/fhir/R4/search.html#prefix
  */
-function dateCondition(lo: string, hi: string, v: DateValue): Sql {
+export function dateCondition(lo: string, hi: string, v: DateValue): Sql {
   const pl = v.lo.toISOString();
   const ph = v.hi.toISOString();
   const ts = '?::timestamptz';
