@@ -340,7 +340,9 @@ function observations(r: ApiBenchResults): string[] {
       "Waiting: the server's main thread was 80 % busy and a fifth of the machine idle. With 64 connections instead of 32 the API served " +
       '4,150 reads/s (bigger batches, 200 µs of server CPU a read); two or three appends in flight instead of one served fewer (3,283 and 3,401 ' +
       'against 3,767: smaller batches, more fixed costs), and `synchronous_commit=off` no more (3,848): the WAL flush is not what holds a ' +
-      'read, CPU and the one-at-a-time group commit are.',
+      'read, CPU and the one-at-a-time group commit are. Nor is the 1 ms a batch waits for company when no append is in flight: sending it ' +
+      'at once (setImmediate) served 2,134-2,596 reads/s against 2,047-2,664 with the delay (four alternating 12 s runs each, on a slower ' +
+      'machine of the same kind, 2026-12-07).',
     '',
     "**Next levers, not done.** (a) A read path without Koa's per-request context objects (about 34 µs of the server's 163); (b) a cheaper " +
       'append: the status columns as enum types instead of CHECK constraints read again per statement, rows as typed arrays rather than JSON; ' +
