@@ -6,6 +6,7 @@
  */
 import { expectStatus, headerProblem } from '../checks.js';
 import { asBundle, entries, type FhirResource } from '../fhir.js';
+import { jsonObject } from '../http.js';
 import { ensure, test, type GroupDef, type TestContext } from '../runner.js';
 import type { Suite } from '../suite.js';
 import type { UsCoreState } from './uscore.js';
@@ -51,7 +52,8 @@ export function accessLogGroup(suite: Suite, state: UsCoreState): GroupDef {
         if (!first?.id) t.skip('no AuditEvent listed', { lackOfData: true });
         const res = await suite.fhir(t, token).read('AuditEvent', first.id);
         expectStatus(res, 200);
-        ensure(asBundle(res) === undefined && JSON.parse(res.text)['id'] === first.id, `AuditEvent/${first.id} read back a different resource`);
+        const body = jsonObject(res);
+        ensure(body?.['resourceType'] === 'AuditEvent' && body['id'] === first.id, `AuditEvent/${first.id} read back a different resource`);
       }),
       test('access-log-cross-patient', "Another patient's log is out of reach, by search and by id", async (t: TestContext) => {
         const a = await ownLog(suite, state, t, 0);

@@ -22,11 +22,6 @@ import type { ResourceStore, SearchResult, StoredResource } from '../store/resou
 import type { AuditFacts } from './access-audit.js';
 import { searchsetBundle } from './bundle.js';
 
-export const ACCESS_LOG_OPERATION = {
-  name: 'access-log',
-  definition: 'https://patient-access.dev/fhir/OperationDefinition/Patient-access-log',
-} as const;
-
 export type AccessLogReader = (patientId: string, options: AuditEventViewOptions) => Promise<AuditEventPage>;
 
 export interface AccessLogViewDeps {
@@ -52,18 +47,15 @@ function requireLogScope(token: TokenAccess, interaction: Interaction): void {
 }
 
 /**
- * Whether the token may see `patientId`'s log: its own patient, whose record its plan still
- * shows. Anything else is answered like a log that does not exist.
+ * How this viewer sees the log of `patientId`, or undefined when it may not see it at all: only
+ * its own patient's, whose record its plan still shows (anything else is answered like a log that
+ * does not exist). The view names only what the viewer may read, and leaves out whose sessions it
+ * may not see.
  */
-async function ownLog(o: AccessLogViewDeps, token: TokenAccess, patientId: string): Promise<boolean> {
-  if (patientId !== token.patientId) return false;
+async function viewOf(o: AccessLogViewDeps, token: TokenAccess, patientId: string): Promise<Pick<AuditEventViewOptions, 'staffIdentity' | 'visibleRefs' | 'omitActors'> | undefined> {
+  if (patientId !== token.patientId) return undefined;
   const scope = accessScope(token, 'read');
-  return (await o.store.read('Patient', patientId, { ...scope, forType: (t) => scope.planFor!(t) })) !== undefined;
-}
-
-/** How this viewer sees entries: what it may see named, and whose sessions it may see at all. */
-function viewFor(o: AccessLogViewDeps, token: TokenAccess): Pick<AuditEventViewOptions, 'staffIdentity' | 'visibleRefs' | 'omitActors'> {
-  const scope = accessScope(token, 'read');
+  if ((await o.store.read('Patient', patientId, { ...scope, forType: (t) => scope.planFor!(t) })) === undefined) return undefined;
   const limitedProxy = token.actorKind === 'proxy' && token.plan.level === 'limited';
   return {
     staffIdentity: 'hidden',
@@ -85,7 +77,8 @@ async function readLog(o: AccessLogViewDeps, patientId: string, options: AuditEv
 /** GET AuditEvent/{id}: one entry of the token's own patient's log; anything else is the 404 of a missing one. */
 export async function auditEventRead(ctx: Context, o: AccessLogViewDeps, token: TokenAccess, id: string): Promise<void> {
   requireLogScope(token, 'read');
-  const page = (await ownLog(o, token, token.patientId)) ? await readLog(o, token.patientId, { ...viewFor(o, token), ids: [id], count: 1 }) : { events: [] };
+  const view = await viewOf(o, token, token.patientId);
+  const page = view ? await readLog(o, token.patientId, { ...view, ids: [id], count: 1 }) : { events: [] };
   const event = page.events[0];
   if (!event) throw new OperationOutcomeError('NOT_FOUND', `AuditEvent/${id} is not known`);
   ctx.state['audit'] = { action: 'read', resourceType: 'AuditEvent', returned: [], resultCount: 1 } satisfies AuditFacts;
@@ -155,12 +148,12 @@ export async function auditEventSearch(
 ): Promise<void> {
   requireLogScope(token, 'search');
   const conditions = logConditions(request, token.patientId);
-  const visible = conditions && (await ownLog(o, token, token.patientId));
+  const view = conditions ? await viewOf(o, token, token.patientId) : undefined;
   const sort = request.sort[0];
   const page: AuditEventPage =
-    conditions && visible
+    conditions && view
       ? await readLog(o, token.patientId, {
-          ...viewFor(o, token),
+          ...view,
           count: request.summaryCount ? 1 : Math.min(request.count, MAX),
           ...(sort ? { ascending: !sort.descending } : {}),
           ...(conditions.ids ? { ids: conditions.ids } : {}),
@@ -194,7 +187,8 @@ export async function auditEventSearch(
 export async function accessLogOperation(ctx: Context, o: AccessLogViewDeps, token: TokenAccess): Promise<void> {
   const { id } = ctx.params as { id: string };
   requireLogScope(token, 'search');
-  if (!(await ownLog(o, token, id))) throw new OperationOutcomeError('NOT_FOUND', `Patient/${id} is not known`);
+  const view = await viewOf(o, token, id);
+  if (!view) throw new OperationOutcomeError('NOT_FOUND', `Patient/${id} is not known`);
 
   const strict = /handling=strict/i.test(ctx.get('Prefer'));
   const kept: [string, string][] = [];
@@ -227,7 +221,7 @@ export async function accessLogOperation(ctx: Context, o: AccessLogViewDeps, tok
     kept.push([name, value]);
   }
 
-  const page = await readLog(o, id, { ...options, ...viewFor(o, token) });
+  const page = await readLog(o, id, { ...options, ...view });
   ctx.state['audit'] = { action: 'search', resourceType: 'AuditEvent', returned: [], resultCount: page.events.length } satisfies AuditFacts;
 
   const base = `${o.fhirBaseUrl}/Patient/${id}/$access-log`;
