@@ -8,6 +8,10 @@
  *   GET /baseline/search/Observation?patient=P&category=C&_count=N
  *       the patient's Observations with a category token C in search_token, by id, as a searchset
  *       Bundle built by string concatenation
+ *   GET /baseline/read-audited/:type/:id?patient=P  the same lookup, then the one thing the API may
+ *       not skip: the access-log entry (AUD-1), committed before the response through the API's own
+ *       group-commit writer; no token, scopes, release policy or rate limit. The floor under any
+ *       implementation that logs every read as this one does.
  *
  * Env: BASELINE_DATABASE_URL, BASELINE_PORT, BASELINE_POOL_MAX (default 10), BASELINE_FHIR_BASE.
  */
@@ -15,6 +19,8 @@ import { createServer } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import { createAccessLogWriter, openDatabase } from '@patient-access/consent';
 
 const pool = new pg.Pool({ connectionString: process.env['BASELINE_DATABASE_URL'], max: Number(process.env['BASELINE_POOL_MAX'] ?? 10), application_name: 'bench-baseline' });
 const base = process.env['BASELINE_FHIR_BASE'] ?? 'http://localhost/fhir';
@@ -38,6 +44,36 @@ router.get('/baseline/read/:type/:id', async (ctx) => {
   ctx.body = rows[0].c;
 });
 
+// The writer gets its own small knex pool: the API's writer has one append in flight at a time.
+const auditDb = openDatabase({ kind: 'postgres', url: String(process.env['BASELINE_DATABASE_URL']), poolMax: 2 });
+const accessLog = createAccessLogWriter(auditDb);
+
+router.get('/baseline/read-audited/:type/:id', async (ctx) => {
+  const patientId = String(ctx.query['patient']);
+  const { type, id } = ctx.params as { type: string; id: string };
+  const { rows } = await pool.query<{ c: string }>({ name: 'read', text: READ, values: [patientId, type, id] });
+  if (!rows[0]) {
+    ctx.status = 404;
+    return;
+  }
+  await accessLog.write({
+    patientId,
+    actor: { kind: 'patient', id: 'baseline', fhirUser: `Patient/${patientId}` },
+    onBehalfOf: patientId,
+    client: { id: 'baseline' },
+    scopes: 'patient/*.rs',
+    action: 'read',
+    outcome: 'success',
+    resourceType: type,
+    returned: [`${type}/${id}`],
+    resultCount: 1,
+    requestId: randomUUID(),
+    sourceAddress: ctx.ip,
+  });
+  ctx.type = 'application/fhir+json';
+  ctx.body = rows[0].c;
+});
+
 router.get('/baseline/search/Observation', async (ctx) => {
   const count = Math.min(1000, Number(ctx.query['_count'] ?? 20) || 20);
   const { rows } = await pool.query<{ id: string; c: string }>({ name: 'search', text: SEARCH, values: [String(ctx.query['patient']), String(ctx.query['category']), count] });
@@ -56,7 +92,7 @@ const server = createServer(app.callback());
 server.keepAliveTimeout = 65_000;
 server.listen(Number(process.env['BASELINE_PORT'] ?? 18091), '127.0.0.1', () => console.log('baseline listening'));
 process.on('SIGTERM', () => {
-  server.close(() => void pool.end().then(() => process.exit(0)));
+  server.close(() => void accessLog.close().then(() => Promise.all([pool.end(), auditDb.destroy()])).then(() => process.exit(0)));
   server.closeIdleConnections();
   setTimeout(() => process.exit(0), 3000).unref();
 });

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:api`: API performance on PostgreSQL (issue 4), measured in one run against a bare
  * Koa + pg baseline on the same tables and the same machine:
- *   1. read by id with a patient token through the whole pipeline, vs a bare primary-key lookup;
+ *   1. read by id with a patient token through the whole pipeline, vs a bare primary-key lookup, and
+ *      the audited floor: that lookup plus only its access-log entry (AUD-1), through the API's writer;
  *   2. Observation?patient=…&category=laboratory&_count=20, vs the bare indexed SQL; EXPLAIN of the
  *      API's own SQL (captured from the API's code in a probe, with the same token);
  *   3. Patient/{id}/$everything for a patient of about 2,000 resources: time and streaming.
@@ -200,6 +201,8 @@ async function run(): Promise<ApiBenchResults> {
   // The baseline gets the same Authorization header (ignored), so requests are the same size.
   const apiRead: Target[] = readPairs.map((r) => ({ path: `/fhir/${r.type}/${r.id}`, headers: { authorization: r.authorization } }));
   const baseRead: Target[] = readPairs.map((r) => ({ path: `/baseline/read/${r.type}/${r.id}?patient=${r.patientId}`, headers: { authorization: r.authorization } }));
+  // The audited floor: the baseline's lookup plus the access-log entry, through the API's own writer.
+  const floorRead: Target[] = baseRead.map((t) => ({ ...t, path: t.path.replace('/baseline/read/', '/baseline/read-audited/') }));
   const apiSearch: Target[] = searchPairs.map((s) => ({ path: `/fhir/${searchPath(s.patientId)}`, headers: { authorization: s.authorization } }));
   const apiSearchNoTotal: Target[] = apiSearch.map((t) => ({ ...t, path: `${t.path}&_total=none` }));
   const baseSearch: Target[] = searchPairs.map((s) => ({
@@ -221,6 +224,7 @@ async function run(): Promise<ApiBenchResults> {
   const load = {
     baselineRead: await runLoad({ ...common, label: 'baseline: primary-key read', origin: baselineOrigin, targets: baseRead, serverPid: baseline.pid }),
     apiRead: await runLoad({ ...common, label: 'API: read by id (patient token)', origin, targets: apiRead, serverPid: server.pid }),
+    auditedFloorRead: await runLoad({ ...common, label: 'floor: primary-key read + access-log append', origin: baselineOrigin, targets: floorRead, serverPid: baseline.pid }),
     baselineSearch: await runLoad({ ...common, label: 'baseline: indexed lab search', origin: baselineOrigin, targets: baseSearch, serverPid: baseline.pid }),
     apiSearch: await runLoad({ ...common, label: 'API: Observation lab search', origin, targets: apiSearch, serverPid: server.pid }),
     // Not a target: the same search without the total (the API counts every match by default).
