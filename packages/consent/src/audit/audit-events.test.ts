@@ -214,6 +214,10 @@ describe('auditEventsFor', () => {
     const narrowed = await auditEventsFor(db, 'pager', { where: { sql: 'l.recorded_at < ?', bindings: [at(12)] }, visibleRefs: all, total: true });
     expect(narrowed.events.map((e) => e.recorded)).toEqual([11, 10].map((m) => at(m).toISOString()));
     expect(narrowed.total).toBe(2);
+
+    // A count reads no entry, so it names nothing.
+    const countOnly = await auditEventsFor(db, 'pager', { count: 0, total: true, visibleRefs: () => { throw new Error('a count names no resource'); } });
+    expect(countOnly).toEqual({ events: [], total: 7 });
   });
 
   test('a forged cursor is refused', async () => {

@@ -25,7 +25,7 @@ const CLIENT_ID_SYSTEM = 'urn:ietf:params:oauth:client-id';
 export interface AuditEventViewOptions {
   /** Entries recorded at or after this instant. */
   readonly since?: Date;
-  /** Page size (default 50, at most 500). */
+  /** Page size (default 50, at most 500); 0 reads no entries (with `total`, only the count). */
   readonly count?: number;
   /** From the previous page's `nextCursor` (under the same options). */
   readonly cursor?: string;
@@ -246,7 +246,7 @@ export function accessLogAuditEvent(r: AccessLogRecord, visible: ReadonlySet<str
  * primary key. The cursor is bound to nothing secret: it only moves within this patient's chain.
  */
 export async function auditEventsFor(db: Knex, patientId: string, options: AuditEventViewOptions): Promise<AuditEventPage> {
-  const count = Math.min(Math.max(Math.trunc(options.count ?? 50), 1), 500);
+  const count = options.count === 0 ? 0 : Math.min(Math.max(Math.trunc(options.count ?? 50), 1), 500);
   const conditions: string[] = ['l.patient_id = ?'];
   const bindings: unknown[] = [patientId];
   const add = (sql: string, ...values: readonly unknown[]) => {
@@ -267,7 +267,7 @@ export async function auditEventsFor(db: Knex, patientId: string, options: Audit
   const whereBindings = [...bindings];
   if (options.cursor !== undefined) add(options.ascending ? 'l.seq > ?' : 'l.seq < ?', decodeCursor(options.cursor));
 
-  const rows = (
+  const rows = count === 0 ? [] : (
     (await db.raw(`select l.* from access_log l where ${conditions.join(' and ')} order by l.seq ${options.ascending ? 'asc' : 'desc'} limit ?`, [...bindings, count + 1] as Knex.RawBinding[])) as {
       rows: AccessLogRow[];
     }

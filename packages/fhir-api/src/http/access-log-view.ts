@@ -154,7 +154,7 @@ export async function auditEventSearch(
     conditions && view
       ? await readLog(o, token.patientId, {
           ...view,
-          count: request.summaryCount ? 1 : Math.min(request.count, MAX),
+          count: request.summaryCount ? 0 : Math.min(request.count, MAX),
           ...(sort ? { ascending: !sort.descending } : {}),
           ...(conditions.ids ? { ids: conditions.ids } : {}),
           ...(conditions.where.length ? { where: { sql: conditions.where.map((c) => `(${c.sql})`).join(' and '), bindings: conditions.where.flatMap((c) => c.bindings) } } : {}),
