@@ -376,7 +376,13 @@ function observations(r: ApiBenchResults): string[] {
       "garbage collector 12; `perf` puts 18 % of the server's CPU in the kernel, so the profile's socket-write share is mostly the main thread " +
       'waiting while the PostgreSQL backend it woke runs on its core. (4) Tried and not better: two or three appends in flight (smaller ' +
       'batches, more fixed costs), `synchronous_commit=off` (the WAL flush is not what holds a read), sending a batch at once instead of ' +
-      'after its 1 ms gathering delay (within noise). 64 connections instead of 32 served about 10 % more (bigger batches).',
+      'after its 1 ms gathering delay (within noise). 64 connections instead of 32 served about 10 % more (bigger batches). (5) How the ' +
+      'gap splits (2026-12-07, this machine, alternating 12 s runs, two rounds): the bare read 7,847 and 8,365 reads/s; the audited floor ' +
+      '4,722 and 4,985 (60 % both times); the API 2,822 and 3,110 (36 %, 37 %); the API built with its access-log writer left out (an ' +
+      'experiment, not a setting: it would answer without logging) 3,630 and 4,702 (46 %, 56 %), its PostgreSQL CPU a read 84-104 µs ' +
+      'instead of 168-181. The log costs the API more than it costs the floor (about 75 against 50 µs of PostgreSQL a read): at the ' +
+      "API's lower rate fewer entries arrive while an append is in flight, so each batch is smaller and its fixed cost is shared by fewer " +
+      'reads. The two costs compound: the API would reach the target only if its access log, or everything else it does, were nearly free.',
     '',
     "**Levers left, and what they can reach.** (a) A read path without Koa's per-request context objects (about 34 µs of the server's " +
       '163); (b) a cheaper append (enum types instead of CHECK constraints, rows as typed arrays rather than JSON: about 4 µs a read); ' +
