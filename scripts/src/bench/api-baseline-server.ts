@@ -15,11 +15,11 @@
  *
  * Env: BASELINE_DATABASE_URL, BASELINE_PORT, BASELINE_POOL_MAX (default 10), BASELINE_FHIR_BASE.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import pg from 'pg';
-import { randomUUID } from 'node:crypto';
 import { createAccessLogWriter, openDatabase } from '@patient-access/consent';
 
 const pool = new pg.Pool({ connectionString: process.env['BASELINE_DATABASE_URL'], max: Number(process.env['BASELINE_POOL_MAX'] ?? 10), application_name: 'bench-baseline' });
