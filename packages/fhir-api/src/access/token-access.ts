@@ -71,6 +71,13 @@ export function invalidToken(description: string): OperationOutcomeError {
   });
 }
 
+/** 403 for an interaction on a type the token's scopes do not grant (RFC 6750 insufficient_scope). */
+export function insufficientScope(type: string, interaction: string): OperationOutcomeError {
+  return new OperationOutcomeError('INSUFFICIENT_SCOPE', `The token's scopes do not allow ${interaction} of ${type}`, {
+    'WWW-Authenticate': `Bearer realm="fhir", error="insufficient_scope", error_description="${interaction} of ${type} is not in scope"`,
+  });
+}
+
 function proxyScopeExceeded(): OperationOutcomeError {
   return new OperationOutcomeError('PROXY_SCOPE_EXCEEDED', 'Your access to this patient as a proxy has ended', {
     'WWW-Authenticate': 'Bearer realm="fhir", error="insufficient_scope", error_description="proxy access has ended"',

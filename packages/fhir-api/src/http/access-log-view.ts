@@ -14,7 +14,7 @@
 import type { Context } from 'koa';
 import { AuditEventCursorError, grantFor, type AuditEventPage, type AuditEventViewOptions, type Interaction } from '@patient-access/consent';
 import { accessScope } from '../access/access-filters.js';
-import type { TokenAccess } from '../access/token-access.js';
+import { insufficientScope, type TokenAccess } from '../access/token-access.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
 import { dateCondition, or, type Sql } from '../search/filter-sql.js';
 import type { Filter, PageCursor, SearchRequest } from '../search/search-request.js';
@@ -39,11 +39,7 @@ const ENTRY_COLUMN = 'l.recorded_at';
  * names search parameters of stored resources, which the log cannot be held to: it grants nothing here.
  */
 function requireLogScope(token: TokenAccess, interaction: Interaction): void {
-  if (grantFor(token.scopes, token.contexts, 'AuditEvent', interaction).kind !== 'all') {
-    throw new OperationOutcomeError('INSUFFICIENT_SCOPE', `The token's scopes do not allow ${interaction} of AuditEvent`, {
-      'WWW-Authenticate': `Bearer realm="fhir", error="insufficient_scope", error_description="${interaction} of AuditEvent is not in scope"`,
-    });
-  }
+  if (grantFor(token.scopes, token.contexts, 'AuditEvent', interaction).kind !== 'all') throw insufficientScope('AuditEvent', interaction);
 }
 
 /**

@@ -10,7 +10,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { grantFor, type AccessLogWriter, type Interaction, type RateLimits } from '@patient-access/consent';
 import { accessScope } from '../access/access-filters.js';
-import type { AccessResolver, TokenAccess } from '../access/token-access.js';
+import { insufficientScope, type AccessResolver, type TokenAccess } from '../access/token-access.js';
 import { accessAudit, limitRequest, type AuditFacts } from './access-audit.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
 import { MAX_COUNT, parseSearch } from '../search/parse-search.js';
@@ -41,11 +41,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   router.use(accessAudit(deps.accessLog));
 
   const requireScope = (token: TokenAccess, type: string, interaction: Interaction): void => {
-    if (grantFor(token.scopes, token.contexts, type, interaction).kind === 'none') {
-      throw new OperationOutcomeError('INSUFFICIENT_SCOPE', `The token's scopes do not allow ${interaction} of ${type}`, {
-        'WWW-Authenticate': `Bearer realm="fhir", error="insufficient_scope", error_description="${interaction} of ${type} is not in scope"`,
-      });
-    }
+    if (grantFor(token.scopes, token.contexts, type, interaction).kind === 'none') throw insufficientScope(type, interaction);
   };
 
   /** `fresh`: read the grant's context from the database, for reads that carry no epoch guard. */
