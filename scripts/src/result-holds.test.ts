@@ -39,6 +39,8 @@ const report = (id: string, patient: string, category: { system: string; code: s
 const RESOURCES = [
   { resourceType: 'Patient', id: 'pia', name: [{ family: 'Park' }], birthDate: '1980-02-02', address: [{ use: 'home', state: 'CA', country: 'US' }] },
   { resourceType: 'Patient', id: 'kid', name: [{ family: 'Park' }], birthDate: '2019-03-03' },
+  { resourceType: 'Patient', id: 'teen', name: [{ family: 'Park' }], birthDate: `${new Date().getUTCFullYear() - 15}-01-01` },
+  { resourceType: 'Patient', id: 'gran', name: [{ family: 'Park' }], birthDate: '1940-04-04' },
   { resourceType: 'Patient', id: 'ana', name: [{ family: 'Ruiz' }], birthDate: '1950-01-01', address: [{ state: 'NY' }] },
   report('shown-path', 'pia', PATHOLOGY),
   { resourceType: 'Observation', id: 'pia-obs', status: 'final', category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }], code: { coding: [{ system: 'http://loinc.org', code: '718-7' }] }, subject: { reference: 'Patient/pia' } },
@@ -62,6 +64,8 @@ beforeAll(async () => {
       ids['ana'] = await account(ANA, 'Patient/ana', 'ana');
       await account(DOC, 'Practitioner/prac-7');
       ids['momDelegation'] = await createDelegation(db, { patientId: 'kid', proxyAccountId: ids['mom'], basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+      await createDelegation(db, { patientId: 'teen', proxyAccountId: ids['mom'], basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+      await createDelegation(db, { patientId: 'gran', proxyAccountId: ids['mom'], basis: 'caregiver', status: 'active', startsAt: new Date('2020-01-01') });
     },
   });
 });
@@ -193,6 +197,17 @@ describe("the patient's own delay (REL-5)", () => {
     expect((await mom.get('/v1/portal/result-delays?patient=pia')).status).toBe(404);
     const rows = await holdRows('kid');
     expect(rows.map((r) => [r.action, r.actor_kind, r.actor_id, r.delegation_id, r.exception])).toEqual([['hold.place', 'proxy', ids['mom'], ids['momDelegation'], 'patient_requested_delay']]);
+  });
+
+  test("neither a teen's parent (limited by age) nor a patient-granted caregiver may delay the patient's results (REL-5, PRX-3)", async () => {
+    const mom = await h.portalLogin(MOM);
+    for (const patientId of ['teen', 'gran']) {
+      const res = await mom.post('/v1/portal/result-delays').send(delay({ patientId }));
+      expect([patientId, res.status, res.body.error?.code]).toEqual([patientId, 403, 'NOT_PERSONAL_REPRESENTATIVE']);
+      // Reading which delays exist stays open to them: it withholds nothing.
+      expect((await mom.get(`/v1/portal/result-delays?patient=${patientId}`)).status).toBe(200);
+    }
+    expect(await holdRows('teen')).toEqual([]);
   });
 
   test("the record's access log holds every change, and verifies", async () => {

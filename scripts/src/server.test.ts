@@ -825,6 +825,30 @@ describe('age rules over time (PRX-4)', () => {
   });
 });
 
+describe('age rules over time, whatever the basis (PRX-4)', () => {
+  test("a caregiver granted while the patient was a minor loses access on the 18th birthday; the day before, access is limited", async () => {
+    const aunt = { username: 'aunt', password: 'knitting club', secret: 'KRUGS4ZANFZSAYLVNZ2CAYLOMQQGC3TE' };
+    const account = await createAccount(tdb.db, { username: aunt.username, displayName: 'Aunt', password: aunt.password, totpSecret: aunt.secret, fhirUser: 'RelatedPerson/rp-aunt' });
+    await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: account.id, basis: 'caregiver', status: 'active', startsAt: new Date('2021-01-01') });
+    const tokens = await launch({ user: aunt, scope: 'launch/patient openid offline_access patient/*.rs' });
+    expect(tokens['patient']).toBe('kid');
+    const clientId = String(decodeJwt(tokens['access_token']!)['client_id']);
+    const saved = clock;
+    try {
+      clock = new Date('2036-04-30T12:00:00Z');
+      expect((await request(app).get('/fhir/Patient/kid').set('Authorization', `Bearer ${tokens['access_token']}`)).status).toBe(200);
+      clock = new Date('2036-05-01T12:00:00Z');
+      const refresh = await request(app).post('/auth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: tokens['refresh_token'], client_id: clientId });
+      expect(refresh.body.error).toBe('invalid_grant');
+      const read = await request(app).get('/fhir/Patient/kid').set('Authorization', `Bearer ${tokens['access_token']}`);
+      expect(read.status).toBe(403);
+      expect(read.body.issue[0].details.coding[0].code).toBe('PROXY_SCOPE_EXCEEDED');
+    } finally {
+      clock = saved;
+    }
+  });
+});
+
 describe('confidential clients', () => {
   const tokenUrl = () => `${config.issuerUrl}/token`;
 

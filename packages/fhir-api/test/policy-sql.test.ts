@@ -40,20 +40,48 @@ const CATEGORY_SYSTEM = { Observation: 'http://terminology.hl7.org/CodeSystem/ob
 const STATUS_CATEGORY_CASES = (['Observation', 'DiagnosticReport'] as const).flatMap((type) =>
   [undefined, 'registered', 'preliminary', 'partial', 'final', 'amended', 'corrected', 'appended', 'cancelled', 'entered-in-error', 'unknown'].flatMap((status) =>
     [[], type === 'Observation' ? ['laboratory'] : ['LAB'], type === 'Observation' ? ['vital-signs'] : ['RAD'], type === 'Observation' ? ['vital-signs', 'laboratory'] : ['RAD', 'LAB']].map((codes, i) => {
-      const categories = codes.map((code) => ({ system: CATEGORY_SYSTEM[type], code }));
-      const id = `sc-${type === 'Observation' ? 'o' : 'd'}-${status ?? 'none'}-${i}`;
-      const resource = {
-        resourceType: type,
-        id,
-        ...(status ? { status } : {}),
-        category: categories.map((c) => ({ coding: [c] })),
-        code: { text: 'tested thing' },
-        subject: { reference: 'Patient/sc' },
-      } as Resource;
-      return { type, id, status, categories, resource };
+      // Each set of codes with its system, and recorded without one (a producer's omission must not release it).
+      return [true, false].map((withSystem) => {
+        const categories: { system?: string; code: string }[] = codes.map((code) => (withSystem ? { system: CATEGORY_SYSTEM[type], code } : { code }));
+        const id = `sc-${type === 'Observation' ? 'o' : 'd'}-${status ?? 'none'}-${i}${withSystem ? '' : '-nosys'}`;
+        const resource = {
+          resourceType: type,
+          id,
+          ...(status ? { status } : {}),
+          category: categories.map((c) => ({ coding: [c] })),
+          code: { text: 'tested thing' },
+          subject: { reference: 'Patient/sc' },
+        } as Resource;
+        return { type, id, status, categories, resource };
+      });
     }),
+  ).flat(),
+);
+
+/**
+ * A limited proxy (the parent of a 15-year-old) against security labels in every form a producer
+ * records them: the current system, the pre-R4 `hl7.org/fhir/v3/…` one, none at all, or another
+ * system's code of the same spelling; on the resource itself and on a resource it references.
+ */
+const LABEL_SYSTEMS = [
+  'http://terminology.hl7.org/CodeSystem/v3-Confidentiality',
+  'http://hl7.org/fhir/v3/Confidentiality',
+  'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+  'http://hl7.org/fhir/v3/ActCode',
+  'http://example.org/local-labels',
+  undefined,
+];
+const LABEL_CASES = LABEL_SYSTEMS.flatMap((system, s) =>
+  ['R', 'V', 'N', 'HIV', 'STD', 'TBOO', 'GDIS', 'PSY', 'MH', 'HTEST'].flatMap((code) =>
+    (['self', 'target'] as const).map((where) => ({ id: `lb-${s}-${code}-${where}`, label: { ...(system ? { system } : {}), code }, where })),
   ),
 );
+const LABEL_PATIENT_BIRTH = '2011-03-02';
+const LIMITED_PARENT = {
+  relationship: { kind: 'proxy', proxyAccountId: 'acct-parent', delegation: { basis: 'parent', status: 'active', accessLevel: 'full', startsAt: new Date('2015-01-01T00:00:00Z') } },
+  patientBirthDate: LABEL_PATIENT_BIRTH,
+  at,
+} as const;
 
 beforeAll(async () => {
   tdb = await createTestDatabase([...consentMigrations, ...fhirApiMigrations]);
@@ -88,6 +116,21 @@ beforeAll(async () => {
     );
   }
   resources.push({ resourceType: 'Patient', id: 'sc' }, ...STATUS_CATEGORY_CASES.map((c) => c.resource));
+  resources.push({ resourceType: 'Patient', id: 'lb', birthDate: LABEL_PATIENT_BIRTH });
+  for (const c of LABEL_CASES) {
+    const labelled = { meta: { security: [c.label] } };
+    if (c.where === 'target') {
+      resources.push({ resourceType: 'Condition', id: `${c.id}-t`, ...labelled, code: { text: 'target' }, subject: { reference: 'Patient/lb' } } as Resource);
+    }
+    resources.push({
+      resourceType: 'Condition',
+      id: c.id,
+      ...(c.where === 'self' ? labelled : {}),
+      code: { text: 'tested thing' },
+      subject: { reference: 'Patient/lb' },
+      ...(c.where === 'target' ? { evidence: [{ detail: [{ reference: `Condition/${c.id}-t` }] }] } : {}),
+    } as Resource);
+  }
   await tdb.db.transaction((trx) => writeResources(trx, resources, { fhirBaseUrl: 'http://localhost:8080/fhir' }));
   for (const row of fixture.rows) {
     const { facts } = decisionMatrixCase(row.inputs);
@@ -136,4 +179,26 @@ describe('status × category through SQL, for both release policies', () => {
       expect({ id, visible }).toEqual({ id, visible: expected });
     },
   );
+});
+
+describe('security labels in every recorded form, for a limited proxy (PRX-3)', () => {
+  test.each(LABEL_CASES)('$id', async ({ id, label, where }) => {
+    const plan = accessPlan(LIMITED_PARENT);
+    if (plan.level !== 'limited') throw new Error(`expected a limited plan, got ${plan.level}`);
+    const facts = where === 'self' ? { resourceType: 'Condition', securityLabels: [label] } : { resourceType: 'Condition', referencesHidden: decideResource(plan, { resourceType: 'Condition', securityLabels: [label] }).visible === false };
+    const expected = decideResource(plan, facts).visible;
+    const scope = accessScope({ patientId: 'lb', scopes: parseScopes('patient/*.rs').scopes, contexts: ['patient', 'user'], plan, at }, 'read');
+    const visible = (await new ResourceStore(tdb.db).read('Condition', id, scope)) !== undefined;
+    expect({ id, visible }).toEqual({ id, visible: expected });
+  });
+
+  test('a label without a system, or under the pre-R4 system, hides; a foreign system with the same code does not', () => {
+    const plan = accessPlan(LIMITED_PARENT);
+    const visibleWith = (label: { system?: string; code: string }) => decideResource(plan, { resourceType: 'Condition', securityLabels: [label] }).visible;
+    expect(visibleWith({ code: 'R' })).toBe(false);
+    expect(visibleWith({ system: 'http://hl7.org/fhir/v3/Confidentiality', code: 'R' })).toBe(false);
+    expect(visibleWith({ system: 'http://hl7.org/fhir/v3/ActCode', code: 'TBOO' })).toBe(false);
+    expect(visibleWith({ system: 'http://example.org/local-labels', code: 'R' })).toBe(true);
+    expect(visibleWith({ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'N' })).toBe(true);
+  });
 });

@@ -3,9 +3,8 @@
  * one they represent: their own, or one they hold a delegation in force for that the age rules
  * still open (PRX-4: a child now an adult closes the parent's delegation here as everywhere).
  */
-import { delegationsInForce, type Account, type AgeRules } from '@patient-access/consent';
+import { DEFAULT_AGE_RULES, delegationsInForce, proxyAccessLevel, type Account, type AgeRules, type DelegationBasis } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
-import { proxyAllowed } from '../smart/proxy-age.js';
 import type { SessionDeps } from './api-support.js';
 
 export interface RecordAccessDeps extends SessionDeps {
@@ -14,7 +13,10 @@ export interface RecordAccessDeps extends SessionDeps {
   ageRules?: AgeRules;
 }
 
-export type ConcernedRecord = { patientId: string; self: true } | { patientId: string; self: false; delegationId: string };
+export type ConcernedRecord =
+  | { patientId: string; self: true }
+  /** level: what the age rules leave the proxy today (a parent of a 12–17-year-old is limited, PRX-3). */
+  | { patientId: string; self: false; delegationId: string; basis: DelegationBasis; level: 'full' | 'limited' };
 
 /** The record `patientId` (default: the person's own) if this person may act on it; undefined otherwise. */
 export async function concernedRecord(deps: RecordAccessDeps, account: Account, patientId: string | undefined): Promise<ConcernedRecord | undefined> {
@@ -24,5 +26,12 @@ export async function concernedRecord(deps: RecordAccessDeps, account: Account, 
   const delegation = (await delegationsInForce(deps.db, account.id, deps.now())).find((d) => d.patientId === target);
   if (!delegation) return undefined;
   const birthDate = deps.describePatients ? (await deps.describePatients([target])).get(target)?.birthDate : undefined;
-  return proxyAllowed(delegation, birthDate, deps.now(), deps.ageRules) ? { patientId: target, self: false, delegationId: delegation.id } : undefined;
+  const access = proxyAccessLevel(
+    { kind: 'proxy', proxyAccountId: account.id, delegation: { basis: delegation.basis, accessLevel: delegation.accessLevel, status: 'active', startsAt: delegation.startsAt, endsAt: null } },
+    birthDate,
+    deps.now(),
+    deps.ageRules ?? DEFAULT_AGE_RULES,
+  );
+  if (access.level === 'none') return undefined;
+  return { patientId: target, self: false, delegationId: delegation.id, basis: delegation.basis, level: access.level };
 }

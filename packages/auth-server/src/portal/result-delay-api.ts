@@ -33,6 +33,14 @@ export function resultDelayRouter(deps: ResultDelayApiDeps): Router {
     if (!r) throw new ApiError(404, 'RECORD_NOT_FOUND', 'No such record among those you can act on');
     return r;
   };
+  // REL-5, PRX-1, PRX-3: a delay withholds results from the patient too, so only the patient or
+  // a personal representative treated as the patient may set or cancel one: not a patient-granted
+  // caregiver, nor a parent whose access the age rules limit (the teen's own results are his).
+  const representative = (r: ConcernedRecord): ConcernedRecord => {
+    if (!r.self && (r.basis === 'caregiver' || r.level !== 'full'))
+      throw new ApiError(403, 'NOT_PERSONAL_REPRESENTATIVE', "Only the patient or their personal representative with full access can set or cancel a delay of the patient's results");
+    return r;
+  };
   const requester = (account: Account, r: ConcernedRecord): DelayRequester =>
     r.self ? { kind: 'patient', accountId: account.id } : { kind: 'proxy', accountId: account.id, delegationId: r.delegationId };
   const heldNow = async (patientId: string): Promise<Map<string, number>> => {
@@ -70,7 +78,7 @@ export function resultDelayRouter(deps: ResultDelayApiDeps): Router {
     const body = jsonBody(ctx);
     const unknown = Object.keys(body).filter((k) => !FIELDS.has(k));
     if (unknown.length) throw new ApiError(400, 'UNKNOWN_FIELD', `unknown field(s): ${unknown.join(', ')}`);
-    const r = await record(account, body['patientId']);
+    const r = representative(await record(account, body['patientId']));
     const input = { patientId: r.patientId, requestedBy: requester(account, r), scope: body['scope'], condition: body['condition'], maxHours: body['maxHours'], at: now() } as NewPatientDelay;
     const delay = await createPatientDelay(db, input); // 400 with REL-5 for a scope, condition or maximum out of bounds
     log.info({ event: 'result-delay.created.v1', preferenceId: delay.id, requester: delay.requestedBy.kind }, 'result delay created');
@@ -80,7 +88,7 @@ export function resultDelayRouter(deps: ResultDelayApiDeps): Router {
 
   router.delete('/v1/portal/result-delays/:id', async (ctx) => {
     const account = await signedInAccount(deps, ctx);
-    const r = await record(account, ctx.query['patient']);
+    const r = representative(await record(account, ctx.query['patient']));
     if (!(await getPatientDelay(db, r.patientId, ctx.params['id']!))) throw new ApiError(404, 'DELAY_NOT_FOUND', 'No such delay on this record');
     const delay = await cancelPatientDelay(db, { patientId: r.patientId, preferenceId: ctx.params['id']!, cancelledBy: requester(account, r), at: now() }); // 409 if already cancelled
     log.info({ event: 'result-delay.cancelled.v1', preferenceId: delay.id }, 'result delay cancelled');

@@ -2,13 +2,13 @@
 import { DEFAULT_AGE_RULES, proxyAccessLevel, type AgeRules, type DelegationBasis } from '@patient-access/consent';
 
 export function proxyAllowed(
-  delegation: { basis: DelegationBasis; accessLevel: 'full' | 'limited' },
+  delegation: { basis: DelegationBasis; accessLevel: 'full' | 'limited'; startsAt: Date },
   birthDate: string | undefined,
   at: Date,
   rules: AgeRules = DEFAULT_AGE_RULES,
 ): boolean {
   const access = proxyAccessLevel(
-    { kind: 'proxy', proxyAccountId: '', delegation: { basis: delegation.basis, accessLevel: delegation.accessLevel, status: 'active', startsAt: new Date(0), endsAt: null } },
+    { kind: 'proxy', proxyAccountId: '', delegation: { basis: delegation.basis, accessLevel: delegation.accessLevel, status: 'active', startsAt: delegation.startsAt, endsAt: null } },
     birthDate,
     at,
     rules,

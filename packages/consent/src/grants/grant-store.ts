@@ -40,7 +40,8 @@ export type GrantDenial = 'grant-unknown' | 'grant-revoked' | 'account-inactive'
 /** A grant confirmed to be in force at a given time, with the delegation it rests on. */
 export interface GrantInForce {
   grant: AppGrant;
-  delegation: { id: string; basis: DelegationBasis; accessLevel: 'full' | 'limited'; relatedPersonId: string | null } | null;
+  /** startsAt: when the delegation began (a delegation made before the patient's majority ends at it, PRX-4). */
+  delegation: { id: string; basis: DelegationBasis; accessLevel: 'full' | 'limited'; relatedPersonId: string | null; startsAt: Date } | null;
 }
 
 interface GrantRow {
@@ -143,7 +144,7 @@ export function grantDecision(row: GrantContextRow | undefined, at: Date): Grant
   if (row.delegation_id === null) return { grant: toGrant(row), delegation: null };
   return {
     grant: toGrant(row),
-    delegation: { id: row.delegation_id, basis: row.d_basis!, accessLevel: row.d_access_level!, relatedPersonId: row.d_related_person_id },
+    delegation: { id: row.delegation_id, basis: row.d_basis!, accessLevel: row.d_access_level!, relatedPersonId: row.d_related_person_id, startsAt: new Date(row.d_starts_at!) },
   };
 }
 

@@ -44,7 +44,7 @@ describe('ageAt', () => {
 const active = (basis: DelegationFacts['basis'], extra: Partial<DelegationFacts> = {}): Relationship => ({
   kind: 'proxy',
   proxyAccountId: 'acct-q',
-  delegation: { basis, status: 'active', accessLevel: 'full', startsAt: at('2000-01-01T00:00:00Z'), endsAt: null, ...extra },
+  delegation: { basis, status: 'active', accessLevel: 'full', startsAt: at('2020-01-01T00:00:00Z'), endsAt: null, ...extra },
 });
 const NOW = at('2026-06-15T12:00:00Z');
 const CHILD = '2018-01-10'; // 8
@@ -67,6 +67,13 @@ describe('proxyAccessLevel', () => {
     ['parent on the 18th birthday', active('parent'), '2008-06-15', 'none', 'proxy-age-majority'],
     ['parent the day before the 18th birthday', active('parent'), '2008-06-16', 'limited', 'proxy-age-limited'],
     ['parent of an adult', active('parent'), ADULT, 'none', 'proxy-age-majority'],
+    ['guardian on the 18th birthday, granted before it', active('guardian'), '2008-06-15', 'none', 'proxy-age-majority'],
+    ['poa on the 18th birthday, granted before it', active('poa'), '2008-06-15', 'none', 'proxy-age-majority'],
+    ['caregiver on the 18th birthday, granted before it', active('caregiver'), '2008-06-15', 'none', 'proxy-age-majority'],
+    ['caregiver the day before the 18th birthday', active('caregiver'), '2008-06-16', 'limited', 'proxy-age-limited'],
+    ['caregiver granted by the adult on the 18th birthday', active('caregiver', { startsAt: at('2026-06-15T09:00:00Z') }), '2008-06-15', 'full', 'proxy-adult'],
+    ['guardian of an adult, granted while a minor', active('guardian', { startsAt: at('2000-01-01T00:00:00Z') }), ADULT, 'none', 'proxy-age-majority'],
+    ['parent basis of an adult, whenever granted (the adult grants a caregiver delegation instead)', active('parent', { startsAt: at('2010-01-01T00:00:00Z') }), ADULT, 'none', 'proxy-age-majority'],
     ['guardian of an adult', active('guardian'), ADULT, 'full', 'proxy-adult'],
     ['poa for an adult', active('poa'), ADULT, 'full', 'proxy-adult'],
     ['caregiver of an adult', active('caregiver'), ADULT, 'full', 'proxy-adult'],

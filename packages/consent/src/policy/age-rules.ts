@@ -191,9 +191,18 @@ export function proxyAccessLevel(relationship: Relationship, patientBirthDate: s
   if (age === undefined || age < 0) return { level: 'none', reason: 'birth-date-unknown' };
   if (age >= rules.majorityAge) {
     if (d.basis === 'parent') return { level: 'none', reason: 'proxy-age-majority' }; // PRX-4: parental access ends at majority
+    // PRX-4: nobody keeps access to an adult by inertia. Whatever its basis, a delegation made
+    // while the patient was a minor rested on (or was bounded by) the parents' authority, which
+    // ended at majority: the adult grants a new one (a guardianship of the adult is a new order).
+    if (grantedBeforeMajority(d, patientBirthDate!, rules)) return { level: 'none', reason: 'proxy-age-majority' };
     return d.accessLevel === 'limited' ? { level: 'limited', reason: 'proxy-delegation-limited' } : { level: 'full', reason: 'proxy-adult' }; // PRX-1
   }
   // A caregiver or agent of a minor cannot hold more than the parent's authority, so every basis follows the bands.
   if (age >= rules.limitedProxyFromAge) return { level: 'limited', reason: 'proxy-age-limited' }; // PRX-3, PRX-4
   return d.accessLevel === 'limited' ? { level: 'limited', reason: 'proxy-delegation-limited' } : { level: 'full', reason: 'proxy-minor' }; // PRX-1
+}
+
+/** Whether the delegation began before the patient's majority birthday (in the rules' time zone). */
+function grantedBeforeMajority(d: DelegationFacts, patientBirthDate: string, rules: AgeRules): boolean {
+  return ageAt(patientBirthDate, d.startsAt, rules.timeZone) < rules.majorityAge;
 }

@@ -40,7 +40,8 @@ function oracle(c: DecisionMatrixInputs): { visible: boolean; reason?: string } 
   if (c['relationship'] === 'none') return no('proxy-none');
   const adult = c['age'] === '18-plus' || c['age'] === '18th-birthday';
   const teen = c['age'] === '12-17' || c['age'] === '12th-birthday';
-  if (c['relationship'] !== 'self' && adult && c['relationship'] === 'parent') return no('proxy-age-majority');
+  // Parents lose access at majority; any proxy granted before it (every delegation here dates from 2020) too.
+  if (c['relationship'] !== 'self' && adult && (c['relationship'] === 'parent' || c['age'] === '18th-birthday')) return no('proxy-age-majority');
   const limited = c['relationship'] !== 'self' && teen;
   if (c['status'] === 'entered-in-error') return no('entered-in-error');
   if (limited && ['R', 'V', 'R+HIV', 'PSY'].includes(c['label']!)) return no('proxy-age-limited');

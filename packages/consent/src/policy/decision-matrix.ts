@@ -76,7 +76,9 @@ export function decisionMatrixCase(inputs: DecisionMatrixInputs): { plan: Access
     relationship = {
       kind: 'proxy',
       proxyAccountId: `acct-${rel}`,
-      delegation: { basis: rel, status: 'active', accessLevel: 'full', startsAt: new Date('2000-01-01T00:00:00Z'), endsAt: null },
+      // Granted in 2020: before the majority of the patient who turns 18 today (that delegation
+      // ends, whatever its basis), after that of the adult (a guardian or caregiver the adult chose).
+      delegation: { basis: rel, status: 'active', accessLevel: 'full', startsAt: new Date('2020-01-01T00:00:00Z'), endsAt: null },
     };
   else throw new Error(`decision matrix: unknown relationship "${String(rel)}"`);
   const resource = pick(DECISION_MATRIX_RESOURCES, inputs['resource'] ?? '', 'resource');

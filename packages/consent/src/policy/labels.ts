@@ -18,33 +18,58 @@ export const ACT_CODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActCode
 export const HIDDEN_CONFIDENTIALITY_CODES = ['R', 'V'] as const;
 
 /**
- * v3-ActCode information sensitivity codes for the care minors may consent to alone (mental and
- * behavioural health, substance use, HIV/STI, sexual and reproductive health, pregnancy, sexual
- * violence, gender identity) plus ADOL itself. A resource carrying any of them is hidden from a
- * limited proxy even when its producer forgot the R label (PRX-3).
+ * v3-ActCode information sensitivity codes (the ActInformationSensitivityPolicy codes for health
+ * information): the care minors may consent to alone (mental and behavioural health, substance
+ * use, HIV/STI, sexual and reproductive health, pregnancy, sexual and domestic violence, gender
+ * identity), ADOL itself, and the other sensitive kinds a producer may label (genetic disease,
+ * sickle cell, military sexual trauma, taboo, violence, specially protected or patient-requested
+ * sensitive information). A resource carrying any of them is hidden from a limited proxy even when
+ * its producer forgot the R label: the issue hides every sensitivity label, so the list errs wide
+ * (PRX-3).
  */
 export const HIDDEN_SENSITIVITY_CODES = [
   'ADOL',
   'BH',
+  'COGN',
+  'DIA',
+  'DRGIS',
+  'DVD',
+  'EMOTDIS',
   'ETH',
   'ETHUD',
+  'GDIS',
   'GENDER',
   'HIV',
   'MH',
+  'MST',
   'OPIOIDUD',
   'PREGNANT',
+  'PRS',
   'PSY',
   'PSYTHPN',
+  'SCA',
   'SDV',
   'SEX',
+  'SICKLE',
+  'SPI',
   'STD',
   'SUD',
+  'TBOO',
+  'VIO',
 ] as const;
+
+/**
+ * The systems each kind of label is recorded under: the current terminology.hl7.org URI and the
+ * pre-R4 `hl7.org/fhir/v3/…` one that older producers still send. A label without a system matches
+ * on its code alone (codingMatches; the SQL adds the system-less form).
+ */
+const CONFIDENTIALITY_SYSTEMS = [CONFIDENTIALITY_SYSTEM, 'http://hl7.org/fhir/v3/Confidentiality'] as const;
+const ACT_CODE_SYSTEMS = [ACT_CODE_SYSTEM, 'http://hl7.org/fhir/v3/ActCode'] as const;
 
 /** Every label a limited proxy must not see, as codings (PRX-3, PRX-4). */
 export const LIMITED_PROXY_HIDDEN_LABELS: readonly Coding[] = Object.freeze([
-  ...HIDDEN_CONFIDENTIALITY_CODES.map((code) => Object.freeze({ system: CONFIDENTIALITY_SYSTEM, code })),
-  ...HIDDEN_SENSITIVITY_CODES.map((code) => Object.freeze({ system: ACT_CODE_SYSTEM, code })),
+  ...CONFIDENTIALITY_SYSTEMS.flatMap((system) => HIDDEN_CONFIDENTIALITY_CODES.map((code) => Object.freeze({ system, code }))),
+  ...ACT_CODE_SYSTEMS.flatMap((system) => HIDDEN_SENSITIVITY_CODES.map((code) => Object.freeze({ system, code }))),
 ]);
 
 /** `pattern` matches `actual` when the codes agree and neither side names a different system. */

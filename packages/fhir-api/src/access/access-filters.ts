@@ -67,8 +67,10 @@ function typeAccess(inputs: Pick<AccessInputs, 'scopes' | 'contexts' | 'plan'>, 
   // REL-4: entered-in-error is never shown as a result (for results, within releaseAlternatives).
   if (plan.neverVisibleStatuses.length && hasStatus(type) && !isResultType(type)) allOf.push(tokenNot('status', plan.neverVisibleStatuses.map((code) => ({ code }))));
   // PRX-3: a limited proxy sees nothing labelled confidential or sensitive, nor what points at it.
+  // A label recorded without a system matches on its code alone (fail-closed, as decide.ts does).
   if (plan.hiddenSecurityLabels.length) {
-    allOf.push(tokenNot('_security', plan.hiddenSecurityLabels.map((l) => ({ system: l.system, code: l.code }))));
+    const codes = [...new Set(plan.hiddenSecurityLabels.map((l) => l.code))];
+    allOf.push(tokenNot('_security', [...plan.hiddenSecurityLabels.map((l) => ({ system: l.system, code: l.code })), ...codes.map((code) => ({ system: null, code }))]));
     if (plan.hideReferencesToHidden) {
       const labels = plan.hiddenSecurityLabels.flatMap((l) => (l.system ? [{ system: l.system, code: l.code }] : []));
       allOf.push({ kind: 'notReferencingLabelled', labels });
@@ -112,7 +114,9 @@ function releaseAlternatives(plan: GrantedPlan, type: string): Filter[][] {
   const released: Filter = { kind: 'token', param: 'status', values: plan.releasedStatuses[type].filter((code) => !neverVisible.has(code)).map((code) => ({ code })) };
   const categories = plan.resultCategories[type];
   if (categories === 'all') return [[released]];
-  const notResult = [tokenNot('category', categories.map((c) => ({ system: c.system, code: c.code })))];
+  // A category recorded without a system counts as a result category (fail-closed, as decide.ts does).
+  const codes = [...new Set(categories.map((c) => c.code))];
+  const notResult = [tokenNot('category', [...categories.map((c) => ({ system: c.system, code: c.code })), ...codes.map((code) => ({ system: null, code }))])];
   if (neverVisible.size) notResult.push(tokenNot('status', [...neverVisible].map((code) => ({ code }))));
   return [notResult, [released]];
 }

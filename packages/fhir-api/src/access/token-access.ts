@@ -257,7 +257,7 @@ function relationshipOf(g: GrantInForce, fhirUser: string | undefined, patientId
     return {
       kind: 'proxy',
       proxyAccountId: g.grant.accountId,
-      delegation: { basis: g.delegation.basis, status: 'active', accessLevel: g.delegation.accessLevel, startsAt: new Date(0), endsAt: null },
+      delegation: { basis: g.delegation.basis, status: 'active', accessLevel: g.delegation.accessLevel, startsAt: g.delegation.startsAt, endsAt: null },
     };
   }
   // The account's own record, or a clinician's EHR launch into this patient's record: what the

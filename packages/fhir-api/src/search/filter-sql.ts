@@ -4,7 +4,7 @@
  */
 import { activeHoldExistsSql } from '@patient-access/consent';
 import { REFERENCES_PARAM } from './extract.js';
-import { rowTokenCondition } from './row-tokens.js';
+import { rowTokenCondition, textArrayLiteral } from './row-tokens.js';
 import type { DateValue, Filter } from './search-request.js';
 
 export interface Sql {
@@ -51,13 +51,17 @@ export function filterSql(f: Filter, shared: boolean, onRow = false): Sql {
     }
     case 'notReferencingLabelled': {
       if (f.labels.length === 0) return { sql: 'true', bindings: [] };
-      const labels = or(f.labels.map((l) => ({ sql: 'l.system = ? and l.code = ?', bindings: [l.system, l.code] })));
+      // A label recorded without a system matches on its code alone (fail-closed, as codingMatches
+      // in packages/consent does); with one, the pair must be one of the labels.
+      const codes = textArrayLiteral([...new Set(f.labels.map((l) => l.code))]);
+      const pairs = textArrayLiteral(f.labels.map((l) => `${l.system}|${l.code}`));
       // A reference is indexed as code 'Type/id'; the target is labelled if its _security row matches.
       return {
         sql:
           `not exists (select 1 from search_token t join search_token l on l.patient_id = t.patient_id and l.param = '_security' ` +
-          `and t.code = l.resource_type || '/' || l.resource_id where ${owner('t', shared)} and t.param = ? and ${labels.sql})`,
-        bindings: [REFERENCES_PARAM, ...labels.bindings],
+          `and t.code = l.resource_type || '/' || l.resource_id where ${owner('t', shared)} and t.param = ? ` +
+          `and l.code = any(?::text[]) and (l.system is null or l.system || '|' || l.code = any(?::text[])))`,
+        bindings: [REFERENCES_PARAM, codes, pairs],
       };
     }
     case 'notReferencingCategory': {

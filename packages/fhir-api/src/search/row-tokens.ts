@@ -54,7 +54,7 @@ export function rowTokensLiteral(tokens: readonly TokenRow[]): string {
 }
 
 /** A text[] literal: every element quoted, its quotes and backslashes escaped, so any text is one element. */
-function textArrayLiteral(values: readonly string[]): string {
+export function textArrayLiteral(values: readonly string[]): string {
   return `{${values.map((t) => `"${t.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 

@@ -38,7 +38,7 @@ export type Filter =
    * the request's instant (AccessScope.at, bound where the filter's SQL has REQUEST_TIME).
    */
   | { kind: 'notHeld'; holds: readonly HoldKind[]; harmTypes: readonly HarmType[] }
-  /** The resource references no resource carrying one of these security labels (PRX-3). */
+  /** The resource references no resource carrying one of these security labels, or one of their codes without a system (PRX-3). */
   | { kind: 'notReferencingLabelled'; labels: readonly { system: string; code: string }[] }
   /**
    * The resource references no resource (of `resourceType`, when given) carrying one of these
