@@ -6,7 +6,7 @@
 import { grantFor, parseScope, type GrantedPlan, type Interaction, type Scope, type ScopeContext } from '@patient-access/consent';
 import { parseSearch } from '../search/parse-search.js';
 import { getSearchParam, isCompartmentType } from '../search/registry.js';
-import type { Filter } from '../search/search-request.js';
+import type { Filter, WithheldTargets } from '../search/search-request.js';
 import type { AccessScope, TypeAccess } from '../store/access-scope.js';
 
 export interface AccessInputs {
@@ -28,7 +28,32 @@ export function accessScope(inputs: AccessInputs, interaction: Interaction): Acc
     at: inputs.at,
     forType: (type) => compiledTypeAccess(inputs, type, interaction),
     planFor: (type) => compiledTypeAccess(planInputs, type, 'read'),
+    withheld: withheldTargets(inputs.plan),
   };
+}
+
+const withheldByPlan = new WeakMap<GrantedPlan, WithheldTargets>();
+
+/** The plan's statuses, release rules and holds, as they apply to the target of a reference (kept per plan). */
+function withheldTargets(plan: GrantedPlan): WithheldTargets {
+  const known = withheldByPlan.get(plan);
+  if (known) return known;
+  const neverVisible = new Set(plan.neverVisibleStatuses);
+  const withheld: WithheldTargets = {
+    neverVisibleStatuses: plan.neverVisibleStatuses,
+    results: RESULT_TYPES.map((type) => {
+      const categories = plan.resultCategories[type];
+      return {
+        type,
+        categories: categories === 'all' ? 'all' : categories.map((c) => ({ ...(c.system !== undefined ? { system: c.system } : {}), code: c.code })),
+        released: plan.releasedStatuses[type].filter((code) => !neverVisible.has(code)),
+      };
+    }),
+    holds: plan.holds,
+    harmTypes: plan.harmTypes,
+  };
+  withheldByPlan.set(plan, withheld);
+  return withheld;
 }
 
 /**
@@ -74,6 +99,8 @@ function typeAccess(inputs: Pick<AccessInputs, 'scopes' | 'contexts' | 'plan'>, 
     if (plan.hideReferencesToHidden) {
       const labels = plan.hiddenSecurityLabels.flatMap((l) => (l.system ? [{ system: l.system, code: l.code }] : []));
       allOf.push({ kind: 'notReferencingLabelled', labels });
+      // ...nor a result of a labelled report: it would reveal the report.
+      if (type === 'Observation') allOf.push({ kind: 'notResultOfLabelled', labels });
     }
   }
   // IB-1: categories the patient chose not to share with this proxy or app. A category recorded
@@ -96,7 +123,10 @@ function typeAccess(inputs: Pick<AccessInputs, 'scopes' | 'contexts' | 'plan'>, 
   }
   // REL-2…6: documented holds, applied in the query so counts and paging agree (none to apply
   // when the patient has no hold item: the access epoch guards that fact).
-  if (plan.holds.length) allOf.push({ kind: 'notHeld', holds: plan.holds, harmTypes: plan.harmTypes });
+  // A hold on a DiagnosticReport holds the results it names too.
+  if (plan.holds.length) allOf.push({ kind: 'notHeld', holds: plan.holds, harmTypes: plan.harmTypes, ...(type === 'Observation' ? { viaReport: true } : {}) });
+  // A Provenance whose every target is withheld would only say that they exist.
+  if (type === 'Provenance') allOf.push({ kind: 'someTargetNotWithheld', param: 'target', withheld: withheldTargets(plan) });
   // REL-7: results are visible once released; non-result observations are unaffected.
   const releaseSets = releaseAlternatives(plan, type);
   const anyOf = scopeSets.flatMap((set) => releaseSets.map((alt) => [...set, ...alt]));
@@ -121,6 +151,7 @@ function releaseAlternatives(plan: GrantedPlan, type: string): Filter[][] {
   return [notResult, [released]];
 }
 
+const RESULT_TYPES = ['Observation', 'DiagnosticReport'] as const;
 const isResultType = (type: string): type is 'Observation' | 'DiagnosticReport' => type === 'Observation' || type === 'DiagnosticReport';
 
 function scopeFilters(type: string, constraints: readonly { name: string; value: string }[]): Filter[] {

@@ -5,7 +5,7 @@
 import { activeHoldExistsSql } from '@patient-access/consent';
 import { REFERENCES_PARAM } from './extract.js';
 import { rowTokenCondition, textArrayLiteral } from './row-tokens.js';
-import type { DateValue, Filter } from './search-request.js';
+import type { DateValue, Filter, TokenValue, WithheldTargets } from './search-request.js';
 
 export interface Sql {
   sql: string;
@@ -46,22 +46,38 @@ export function filterSql(f: Filter, shared: boolean, onRow = false): Sql {
     case 'notHeld': {
       // Holds attach to patients' records; shared resources are never held.
       if (shared || f.holds.length === 0) return { sql: 'true', bindings: [] };
-      const held = activeHoldExistsSql({ kinds: f.holds, harmTypes: f.harmTypes, at: REQUEST_TIME });
+      const held = heldSql(f.holds, f.harmTypes, 'r', f.viaReport === true);
       return { sql: `not ${held.sql}`, bindings: held.bindings };
+    }
+    case 'notResultOfLabelled': {
+      if (shared || f.labels.length === 0) return { sql: 'true', bindings: [] };
+      const labelled = labelMatch('l', f.labels);
+      // A labelled report's results reveal it (an unlabelled "POSITIVE" under an STI panel).
+      return {
+        sql:
+          `not exists (select 1 from search_token t join search_token l on l.patient_id = t.patient_id and l.resource_type = t.resource_type ` +
+          `and l.resource_id = t.resource_id and l.param = '_security' where t.patient_id = r.patient_id and t.resource_type = 'DiagnosticReport' ` +
+          `and t.param = 'result' and t.code = r.resource_type || '/' || r.id and ${labelled.sql})`,
+        bindings: labelled.bindings,
+      };
+    }
+    case 'someTargetNotWithheld': {
+      if (shared) return { sql: 'true', bindings: [] };
+      const withheld = withheldSql(f.withheld, 'x');
+      return {
+        sql: `exists (select 1 from search_token t where ${owner('t', shared)} and t.param = ? and not exists (${targetRow('t', 'x')} and (${withheld.sql})))`,
+        bindings: [f.param, ...withheld.bindings],
+      };
     }
     case 'notReferencingLabelled': {
       if (f.labels.length === 0) return { sql: 'true', bindings: [] };
-      // A label recorded without a system matches on its code alone (fail-closed, as codingMatches
-      // in packages/consent does); with one, the pair must be one of the labels.
-      const codes = textArrayLiteral([...new Set(f.labels.map((l) => l.code))]);
-      const pairs = textArrayLiteral(f.labels.map((l) => `${l.system}|${l.code}`));
+      const labelled = labelMatch('l', f.labels);
       // A reference is indexed as code 'Type/id'; the target is labelled if its _security row matches.
       return {
         sql:
           `not exists (select 1 from search_token t join search_token l on l.patient_id = t.patient_id and l.param = '_security' ` +
-          `and t.code = l.resource_type || '/' || l.resource_id where ${owner('t', shared)} and t.param = ? ` +
-          `and l.code = any(?::text[]) and (l.system is null or l.system || '|' || l.code = any(?::text[])))`,
-        bindings: [REFERENCES_PARAM, codes, pairs],
+          `and t.code = l.resource_type || '/' || l.resource_id where ${owner('t', shared)} and t.param = ? and ${labelled.sql})`,
+        bindings: [REFERENCES_PARAM, ...labelled.bindings],
       };
     }
     case 'notReferencingCategory': {
@@ -101,13 +117,17 @@ export function filterSql(f: Filter, shared: boolean, onRow = false): Sql {
         bindings: [f.param, ...inner.bindings],
       };
     }
-    case 'reference':
+    case 'reference': {
+      // A target withheld from the reader is no match: the search would reveal what redaction hides.
+      const withheld = f.notWithheld && !shared ? withheldSql(f.notWithheld, 'x') : undefined;
+      const visibleTarget = withheld ? ` and not exists (${targetRow('t', 'x')} and (${withheld.sql}))` : '';
       return {
         // OFFSET 0 keeps a per-row check a correlated subplan: PostgreSQL cannot then start the
         // search from it (see ResourceStore.visibleQuery).
-        sql: `exists (select 1 from search_token t where ${owner('t', shared)} and t.param = ? and t.code in (${f.values.map(() => '?').join(',')})${f.perRow ? ' offset 0' : ''})`,
-        bindings: [f.param, ...f.values],
+        sql: `exists (select 1 from search_token t where ${owner('t', shared)} and t.param = ? and t.code in (${f.values.map(() => '?').join(',')})${visibleTarget}${f.perRow ? ' offset 0' : ''})`,
+        bindings: [f.param, ...f.values, ...(withheld?.bindings ?? [])],
       };
+    }
     case 'date': {
       const inner = or(f.values.map((v) => dateCondition('d.lo', 'd.hi', v)));
       return {
@@ -129,6 +149,62 @@ export function filterSql(f: Filter, shared: boolean, onRow = false): Sql {
       };
     }
   }
+}
+
+/**
+ * A label recorded without a system matches on its code alone (fail-closed, as codingMatches in
+ * packages/consent does); with one, the pair must be one of the labels. `l` is a search_token row.
+ */
+function labelMatch(l: string, labels: readonly { system: string; code: string }[]): Sql {
+  const codes = textArrayLiteral([...new Set(labels.map((x) => x.code))]);
+  const pairs = textArrayLiteral(labels.map((x) => `${x.system}|${x.code}`));
+  return { sql: `${l}.code = any(?::text[]) and (${l}.system is null or ${l}.system || '|' || ${l}.code = any(?::text[]))`, bindings: [codes, pairs] };
+}
+
+/** `select 1 from resource x where x is the target of reference row t` (its code is `Type/id`), to continue with conditions on x. */
+function targetRow(t: string, x: string): string {
+  return `select 1 from resource ${x} where ${x}.patient_id = ${t}.patient_id and ${x}.resource_type = split_part(${t}.code, '/', 1) and ${x}.id = split_part(${t}.code, '/', 2)`;
+}
+
+/** `x.row_tokens` holds one of these token values of `param`. */
+function rowHas(x: string, param: string, values: TokenValue[]): Sql {
+  return rowTokenCondition({ kind: 'token', param, values }, x)!;
+}
+
+/**
+ * True when the resource row `x` is withheld from the reader whatever its type (WithheldTargets):
+ * a status never shown, an unreleased result, or an active hold on it or on the report naming it.
+ * Results recorded under a category without a system count as results (fail-closed).
+ */
+export function withheldSql(w: WithheldTargets, x: string): Sql {
+  const parts: Sql[] = [];
+  if (w.neverVisibleStatuses.length) parts.push(rowHas(x, 'status', w.neverVisibleStatuses.map((code) => ({ code })))); // REL-4
+  for (const result of w.results) {
+    const released = rowHas(x, 'status', result.released.map((code) => ({ code })));
+    const codes = result.categories === 'all' ? [] : [...new Set(result.categories.map((c) => c.code))];
+    const isResult: Sql =
+      result.categories === 'all'
+        ? { sql: 'true', bindings: [] }
+        : rowHas(x, 'category', [...result.categories.map((c) => ({ system: c.system, code: c.code })), ...codes.map((code) => ({ system: null, code }))]);
+    // REL-7: a result is shown once released.
+    parts.push({ sql: `${x}.resource_type = ? and ${isResult.sql} and not (${released.sql})`, bindings: [result.type, ...isResult.bindings, ...released.bindings] });
+  }
+  if (w.holds.length) parts.push(heldSql(w.holds, w.harmTypes, x, true)); // REL-2…6
+  return or(parts);
+}
+
+/**
+ * An active hold binding this reader on the row `x`, or (viaReport) on a DiagnosticReport that
+ * names `x` as a result: a hold on a report holds its results too, or they would tell what it hides.
+ */
+function heldSql(kinds: WithheldTargets['holds'], harmTypes: WithheldTargets['harmTypes'], x: string, viaReport: boolean): Sql {
+  const direct = activeHoldExistsSql({ kinds, harmTypes, at: REQUEST_TIME, resourceAlias: x });
+  if (!viaReport) return direct;
+  const onReport = activeHoldExistsSql({ kinds, harmTypes, at: REQUEST_TIME, resourceAlias: 'rep' });
+  const report =
+    `exists (select 1 from (select rt.patient_id, rt.resource_type, rt.resource_id as id from search_token rt where rt.patient_id = ${x}.patient_id ` +
+    `and rt.resource_type = 'DiagnosticReport' and rt.param = 'result' and rt.code = ${x}.resource_type || '/' || ${x}.id) as rep where ${onReport.sql})`;
+  return { sql: `(${direct.sql} or ${report})`, bindings: [...direct.bindings, ...onReport.bindings] };
 }
 
 /** All filters of a set ANDed (an empty set is `true`). */

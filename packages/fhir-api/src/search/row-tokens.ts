@@ -63,7 +63,7 @@ export function textArrayLiteral(values: readonly string[]): string {
  * codes without a system), or undefined when the filter needs the index tables: a parameter not
  * kept on the row, or a value with a system and no code (`system|`).
  */
-export function rowTokenCondition(f: Filter): Sql | undefined {
+export function rowTokenCondition(f: Filter, alias = 'r'): Sql | undefined {
   if (!ROW_TOKEN_PARAMS.has(('param' in f && f.param) || '')) return undefined;
   let forms: string[];
   if (f.kind === 'token') {
@@ -74,10 +74,10 @@ export function rowTokenCondition(f: Filter): Sql | undefined {
   } else {
     return undefined;
   }
-  if (!forms.length) return { sql: f.kind === 'token' && f.not ? 'r.row_tokens is not null' : 'false', bindings: [] };
+  if (!forms.length) return { sql: f.kind === 'token' && f.not ? `${alias}.row_tokens is not null` : 'false', bindings: [] };
   // One text[] parameter, however many forms: PostgreSQL converts it once per statement (an
   // ARRAY[…] of parameters is built again for every row tested), and the client binds one value.
-  const overlap = 'r.row_tokens && ?::text[]';
+  const overlap = `${alias}.row_tokens && ?::text[]`;
   // `not (null && …)` is null: a row without row tokens fails the negated form too.
   return { sql: f.kind === 'token' && f.not ? `not (${overlap})` : overlap, bindings: [textArrayLiteral(forms)] };
 }

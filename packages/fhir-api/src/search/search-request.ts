@@ -27,6 +27,11 @@ export type Filter =
        * to the compartment's own patient, which nearly every row of the compartment matches.
        */
       perRow?: boolean;
+      /**
+       * Set by the store on a search's own reference filters: a reference to a resource withheld
+       * from this reader matches nothing, so a search cannot reveal what a redaction hides.
+       */
+      notWithheld?: WithheldTargets;
     }
   | { kind: 'date'; param: string; values: DateValue[] }
   | { kind: 'string'; param: string; modifier?: 'exact' | 'contains'; values: string[] }
@@ -37,14 +42,37 @@ export type Filter =
    * No active release hold of these kinds withholds the resource from this reader (REL-2…6), at
    * the request's instant (AccessScope.at, bound where the filter's SQL has REQUEST_TIME).
    */
-  | { kind: 'notHeld'; holds: readonly HoldKind[]; harmTypes: readonly HarmType[] }
+  | {
+      kind: 'notHeld';
+      holds: readonly HoldKind[];
+      harmTypes: readonly HarmType[];
+      /** Also not a result of a held DiagnosticReport: a report's hold covers the results it names. */
+      viaReport?: boolean;
+    }
   /** The resource references no resource carrying one of these security labels, or one of their codes without a system (PRX-3). */
   | { kind: 'notReferencingLabelled'; labels: readonly { system: string; code: string }[] }
   /**
    * The resource references no resource (of `resourceType`, when given) carrying one of these
    * categories, matched by code with the same system or none (fail-closed) (IB-1, plan rule 4).
    */
-  | { kind: 'notReferencingCategory'; categories: readonly { system?: string; code: string; resourceType?: string }[] };
+  | { kind: 'notReferencingCategory'; categories: readonly { system?: string; code: string; resourceType?: string }[] }
+  /** No DiagnosticReport carrying one of these labels (or its code without a system) names the resource as a result (PRX-3). */
+  | { kind: 'notResultOfLabelled'; labels: readonly { system: string; code: string }[] }
+  /** At least one `param` reference of the resource names something not withheld from this reader (a Provenance of withheld resources only says they exist). */
+  | { kind: 'someTargetNotWithheld'; param: string; withheld: WithheldTargets };
+
+/**
+ * What withholds a resource from a reader whatever its type, for checking the targets of
+ * references (redaction, reference searches, Provenance): a status never shown (REL-4), a result
+ * not yet released (REL-7), a release hold (REL-2…6), directly or through its report. Labels and
+ * restrictions are not here: under them, whatever references a hidden resource is hidden itself.
+ */
+export interface WithheldTargets {
+  neverVisibleStatuses: readonly string[];
+  results: readonly { type: string; categories: 'all' | readonly { system?: string; code: string }[]; released: readonly string[] }[];
+  holds: readonly HoldKind[];
+  harmTypes: readonly HarmType[];
+}
 
 export interface SortKey {
   param: string; // a date parameter or _lastUpdated or _id

@@ -3,7 +3,7 @@
  * _include, _revinclude). Built once per request by the access layer from the token, the scopes,
  * the proxy delegation and the release policy; the store never runs a PHI query without one.
  */
-import type { Filter } from '../search/search-request.js';
+import type { Filter, WithheldTargets } from '../search/search-request.js';
 
 export interface TypeAccess {
   /**
@@ -37,6 +37,12 @@ export interface AccessScope {
    * changed by a commit anywhere (revocation, ended delegation, restriction) serves nothing more.
    */
   epoch?: { patientId: string; value: string };
+  /**
+   * What withholds a referenced resource from the reader (the plan's statuses, release and holds):
+   * references to such resources are removed from what is returned, and a search by reference to
+   * one matches nothing. Unset (trusted internal callers): nothing is withheld.
+   */
+  withheld?: WithheldTargets;
 }
 
 /** Full access to the given compartments (trusted internal callers, tests of the store itself). */

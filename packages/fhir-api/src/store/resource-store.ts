@@ -7,9 +7,9 @@
 import type { Knex } from 'knex';
 import { preparedRows, preparedSql } from '@patient-access/consent';
 import { REFERENCES_PARAM } from '../search/extract.js';
-import { andSql, bindRequestTime, or, type Sql } from '../search/filter-sql.js';
+import { andSql, bindRequestTime, or, withheldSql, type Sql } from '../search/filter-sql.js';
 import { isCompartmentType, supportedResourceTypes } from '../search/registry.js';
-import type { Filter, IncludeSpec, PageCursor, SearchRequest } from '../search/search-request.js';
+import type { Filter, IncludeSpec, PageCursor, SearchRequest, WithheldTargets } from '../search/search-request.js';
 import type { AccessScope, TypeAccess } from './access-scope.js';
 
 export interface StoredResource {
@@ -21,6 +21,8 @@ export interface StoredResource {
   json: string;
   /** References to results the reader may not see were removed from `json` (REL-7). */
   redacted?: boolean;
+  /** `Type/id` of the resources this one references that are withheld from the reader (withheldRefsSql), to remove from `json`. */
+  withheldRefs?: readonly string[];
 }
 
 export interface SearchResult {
@@ -36,6 +38,7 @@ interface Row {
   version_id: number;
   last_updated: Date | string;
   content: string;
+  withheld_refs?: string[] | string | null;
 }
 
 export interface CompartmentOptions {
@@ -62,8 +65,13 @@ export class ResourceStore {
   async read(resourceType: string, id: string, access: AccessScope): Promise<StoredResource | undefined> {
     const where = this.visibleWhere(resourceType, access, [{ kind: 'id', values: [id] }]);
     if (!where) return undefined;
+    const refs = withheldRefsSql(where, access);
     // The hottest statement, written out rather than through knex's builder: the same filter, less CPU per read.
-    const [row] = await preparedSql<Row>(this.db, `select ${SELECT_LIST} from ${where.table} as r where ${where.sql} limit 1`, where.bindings);
+    const [row] = await preparedSql<Row>(
+      this.db,
+      `select ${SELECT_LIST}${refs.sql} from ${where.table} as r where ${where.sql} limit 1`,
+      bindRequestTime([...refs.bindings, ...where.bindings], access.at),
+    );
     return row ? (await this.redactResults([toStored(row)], access))[0] : undefined;
   }
 
@@ -72,7 +80,7 @@ export class ResourceStore {
     if (!where) return { total: 0, matches: [], included: [] };
     if (req.summaryCount) return { total: await this.count(where), matches: [], included: [] };
     const page = pageOf(req);
-    const rows = await preparedSql<Row & { total?: string | number }>(this.db, ...searchPageSql(req, page, where));
+    const rows = await preparedSql<Row & { total?: string | number }>(this.db, ...searchPageSql(req, page, where, withheldRefsSql(where, access), access.at));
     const { wantTotal, sorted, offset } = page;
 
     let total: number | undefined;
@@ -101,6 +109,7 @@ export class ResourceStore {
       planFor: (t) => (access.planFor ?? access.forType)(t),
       ...(access.epoch ? { epoch: access.epoch } : {}),
       ...(access.at ? { at: access.at } : {}),
+      ...(access.withheld ? { withheld: access.withheld } : {}),
     };
     const pageSize = o.pageSize ?? 500;
     let after = o.after;
@@ -114,7 +123,7 @@ export class ResourceStore {
         const q = this.visibleQuery(type, narrowed, o.filters ?? []);
         if (!q) break;
         if (afterId !== undefined) q.where('r.id', '>', afterId);
-        const rows = await preparedRows<Row>(this.db, q.select(selectColumns(this.db)).orderBy('r.id').limit(pageSize));
+        const rows = await preparedRows<Row>(this.db, q.select(this.selectColumns(type, narrowed)).orderBy('r.id').limit(pageSize));
         for (const stored of await this.redactResults(rows.map(toStored), narrowed)) yield stored;
         if (rows.length < pageSize) break;
         afterId = rows[rows.length - 1]!.id;
@@ -166,7 +175,8 @@ export class ResourceStore {
    * never reveals that a withheld result exists. Visibility is the reader's plan, not the token's
    * scopes: a report read without Observation scope still lists its released results.
    */
-  private async redactResults(resources: StoredResource[], access: AccessScope): Promise<StoredResource[]> {
+  private async redactResults(stored: StoredResource[], access: AccessScope): Promise<StoredResource[]> {
+    const resources = stored.map(withoutWithheldReferences);
     const reports = resources.filter((r) => r.resourceType === 'DiagnosticReport' && r.json.includes('"result"'));
     if (!reports.length) return resources;
     const parsed = new Map<StoredResource, { result?: { reference?: string }[] }>();
@@ -236,9 +246,15 @@ export class ResourceStore {
     const shared = !isCompartmentType(resourceType);
     if (!shared && access.patientIds.length === 0) return undefined;
     const base = accessWhere(resourceType, typeAccess, access, shared);
-    const own = andSql(shared ? filters : filters.map((f) => ownPatientCheck(f, access.patientIds)), shared);
+    const own = andSql(shared ? filters : filters.map((f) => withheldTargetsExcluded(ownPatientCheck(f, access.patientIds), access.withheld)), shared);
     const sql = own.sql === 'true' ? base.sql : `${base.sql} and (${own.sql})`;
     return { table: shared ? 'shared_resource' : 'resource', sql, bindings: bindRequestTime([...base.bindings, ...own.bindings], access.at) };
+  }
+
+  /** The Row columns for a built statement over `r` of this type, with its withheld references. */
+  private selectColumns(resourceType: string, access: AccessScope): Knex.Raw {
+    const refs = withheldRefsSql({ table: isCompartmentType(resourceType) ? 'resource' : 'shared_resource', sql: '', bindings: [] }, access);
+    return this.db.raw(`${SELECT_LIST}${refs.sql}`, bindRequestTime(refs.bindings, access.at) as Knex.RawBinding[]);
   }
 
   /** visibleWhere as a knex query over `r`, for the statements that are built further. */
@@ -270,13 +286,13 @@ export class ResourceStore {
     for (const inc of req.includes) {
       for (const [type, targetIds] of await this.referencedIds(req.resourceType, inc, ids, access)) {
         const q = this.visibleQuery(type, access, [{ kind: 'id', values: targetIds }]);
-        if (q) add(await preparedRows<Row>(this.db, q.select(selectColumns(this.db))));
+        if (q) add(await preparedRows<Row>(this.db, q.select(this.selectColumns(type, access))));
       }
     }
     const refs = matches.map((m) => `${m.resourceType}/${m.id}`);
     for (const rev of req.revincludes) {
       const q = this.visibleQuery(rev.sourceType, access, [{ kind: 'reference', param: rev.param, values: refs }]);
-      if (q) add(await preparedRows<Row>(this.db, q.select(selectColumns(this.db)).orderBy('r.id').limit(5000)));
+      if (q) add(await preparedRows<Row>(this.db, q.select(this.selectColumns(rev.sourceType, access)).orderBy('r.id').limit(5000)));
     }
     return out;
   }
@@ -370,7 +386,7 @@ function pageOf(req: SearchRequest): PageOf {
  * keys are carried through the count and the sort; content is joined for the page's rows. One row
  * more than the page is fetched, to know whether there is a next page.
  */
-function searchPageSql(req: SearchRequest, { wantTotal, sorted, offset, afterId }: PageOf, where: VisibleWhere): [string, unknown[]] {
+function searchPageSql(req: SearchRequest, { wantTotal, sorted, offset, afterId }: PageOf, where: VisibleWhere, refs: Sql, at: Date | undefined): [string, unknown[]] {
   const shared = where.table === 'shared_resource';
   const keys = shared ? ['resource_type', 'id'] : ['patient_id', 'resource_type', 'id'];
   const order = sorted ? sortTerms(req.resourceType, req.sort) : { sql: '', bindings: [] };
@@ -389,8 +405,9 @@ function searchPageSql(req: SearchRequest, { wantTotal, sorted, offset, afterId 
     bindings.push(...(afterId !== undefined ? [afterId] : []), req.count + 1);
   }
   const join = keys.map((k) => `r.${k} = p.${k}`).join(' and ');
-  const sql = `select ${SELECT_LIST}${wantTotal ? ', p.total' : ''} from (${page}) as p join ${where.table} as r on ${join} ${orderBy}`;
-  return [sql, [...bindings, ...order.bindings]];
+  // The withheld references are looked up for the page's rows only (the outer select).
+  const sql = `select ${SELECT_LIST}${refs.sql}${wantTotal ? ', p.total' : ''} from (${page}) as p join ${where.table} as r on ${join} ${orderBy}`;
+  return [sql, [...bindRequestTime(refs.bindings, at), ...bindings, ...order.bindings]];
 }
 
 /** ORDER BY terms for `_sort` (each followed by a comma; the id comes last), over `r`. */
@@ -426,6 +443,63 @@ function ownPatientCheck(f: Filter, patientIds: readonly string[]): Filter {
   return own ? { ...f, perRow: true } : f;
 }
 
+/**
+ * The resource without its references to resources withheld from the reader (StoredResource
+ * .withheldRefs, from the same statement): nothing shown names what is withheld (REL-2, REL-7). A
+ * reference in a list is dropped from the list; a list entry whose own reference goes (an
+ * Encounter's diagnosis, a CarePlan's activity) goes whole, since that reference is what the
+ * entry is about; a single reference of the resource itself goes from it. An element or list left
+ * empty goes too, so the result stays valid FHIR (no empty objects or arrays).
+ */
+function withoutWithheldReferences(r: StoredResource): StoredResource {
+  if (!r.withheldRefs?.length) return r;
+  const withheld = new Set(r.withheldRefs);
+  const named = (node: unknown) => {
+    const ref = node !== null && typeof node === 'object' ? (node as { reference?: unknown }).reference : undefined;
+    const m = typeof ref === 'string' ? LOCAL_REF.exec(ref) : null;
+    return m !== null && withheld.has(`${m[1]}/${m[2]}`);
+  };
+  let changed = false;
+  /** undefined: drop the node from its parent. */
+  const prune = (node: unknown, listEntry: boolean): unknown => {
+    if (Array.isArray(node)) {
+      const kept = node.map((v) => prune(v, listEntry)).filter((v) => v !== undefined);
+      return kept.length ? kept : undefined;
+    }
+    if (node === null || typeof node !== 'object') return node;
+    if (named(node)) {
+      changed = true;
+      return undefined;
+    }
+    const obj = node as Record<string, unknown>;
+    for (const [k, v] of Object.entries(obj)) {
+      if (v === null || typeof v !== 'object') continue;
+      if (listEntry && !Array.isArray(v) && named(v)) {
+        changed = true;
+        return undefined;
+      }
+      // A contained resource is not about its references: it keeps itself, less them.
+      const kept = prune(v, Array.isArray(v) && k !== 'contained');
+      if (kept === undefined) delete obj[k];
+      else obj[k] = kept;
+    }
+    return Object.keys(obj).length ? obj : undefined;
+  };
+  const resource = JSON.parse(r.json) as Record<string, unknown>;
+  prune(resource, false);
+  const { withheldRefs: _, ...rest } = r;
+  return changed ? { ...rest, json: JSON.stringify(resource), redacted: true } : rest;
+}
+
+/** The `Type/id` a reference names, relative, absolute or versioned (what search_token indexes as `_references`). */
+const LOCAL_REF = /(?:^|\/)([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+
+/** A search by reference matches no target withheld from the reader (a reference to a patient is to the compartment's own). */
+function withheldTargetsExcluded(f: Filter, withheld: WithheldTargets | undefined): Filter {
+  if (!withheld || f.kind !== 'reference' || f.perRow || f.values.every((v) => v.startsWith('Patient/'))) return f;
+  return { ...f, notWithheld: withheld };
+}
+
 const OBSERVATION_REF = /(?:^|\/)Observation\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
 
 function observationId(reference: string | undefined): string | undefined {
@@ -447,12 +521,47 @@ function selectColumns(db: Knex): Knex.Raw {
   return db.raw(SELECT_LIST);
 }
 
+/**
+ * `, array(…) as withheld_refs` for a statement over `r`: the `Type/id` of each resource of the
+ * compartment that `r` references and that is withheld from the reader (AccessScope.withheld), so
+ * the returned resource can be stripped of those references; the usual row has none, and then its
+ * stored JSON is passed through untouched. Nothing for shared resources or without a plan.
+ */
+function withheldRefsSql(where: VisibleWhere, access: AccessScope): Sql {
+  if (where.table !== 'resource' || !access.withheld) return { sql: '', bindings: [] };
+  const withheld = cachedWithheldSql(access.withheld);
+  return {
+    sql:
+      `, array(select t.code from search_token t join resource x on x.patient_id = t.patient_id and x.resource_type = split_part(t.code, '/', 1) ` +
+      `and x.id = split_part(t.code, '/', 2) where t.patient_id = r.patient_id and t.resource_type = r.resource_type and t.resource_id = r.id ` +
+      `and t.param = '${REFERENCES_PARAM}' and (${withheld.sql})) as withheld_refs`,
+    bindings: withheld.bindings,
+  };
+}
+
+const withheldSqls = new WeakMap<WithheldTargets, Sql>();
+
+function cachedWithheldSql(w: WithheldTargets): Sql {
+  let sql = withheldSqls.get(w);
+  if (!sql) withheldSqls.set(w, (sql = withheldSql(w, 'x')));
+  return sql;
+}
+
 function toStored(row: Row): StoredResource {
+  const withheldRefs = textArray(row.withheld_refs);
   return {
     resourceType: row.resource_type,
     id: row.id,
     versionId: row.version_id,
     lastUpdated: row.last_updated instanceof Date ? row.last_updated : new Date(row.last_updated),
     json: row.content,
+    ...(withheldRefs.length ? { withheldRefs } : {}),
   };
+}
+
+/** A text[] column as pg returns it (an array), or as an array literal where a driver leaves it as text. */
+function textArray(value: string[] | string | null | undefined): string[] {
+  if (Array.isArray(value)) return value;
+  if (typeof value !== 'string' || value === '{}') return [];
+  return value.slice(1, -1).split(',').map((v) => (v.startsWith('"') ? v.slice(1, -1).replace(/\\(.)/g, '$1') : v));
 }
