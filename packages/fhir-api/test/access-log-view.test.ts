@@ -201,14 +201,30 @@ describe('GET AuditEvent/{id}', () => {
     expect(res.body).toEqual(events[0]);
   });
 
-  test('another patient\'s entry, a forged id and a missing one give the same 404', async () => {
+  test('another patient\'s entry, a forged id, the old form of an own entry\'s id and a missing one give the same 404', async () => {
     const teenEvent = (await log(teenSelf, 'teen')).events[0]!;
-    const answers = await Promise.all([teenEvent.id, `${teenEvent.id.split('-')[0]}-${'0'.repeat(16)}`, 'nothing-here'].map((id) => h.get(mom, `AuditEvent/${id}`)));
+    const own = (await log(mom, 'mom')).events[1]!;
+    expect(own.id).toMatch(/^[0-9a-f]{32}$/);
+    expect((await h.get(mom, `AuditEvent/${own.id}`)).status).toBe(200);
+    // Ids used to be `{seq}-{first 16 hex digits of the hash}`: no longer an id of anything.
+    const { seq } = (await h.tdb.db('access_log').where({ patient_id: 'mom' }).whereRaw('left(hash, 32) = ?', [own.id]).first('seq')) as { seq: string | number };
+    const oldForm = `${Number(seq)}-${own.id.slice(0, 16)}`;
+    const ids = [teenEvent.id, `${'0'.repeat(31)}1`, oldForm, `${own.id}-${'0'.repeat(16)}`, 'nothing-here'];
+    const answers = await Promise.all(ids.map((id) => h.get(mom, `AuditEvent/${id}`)));
     for (const [i, res] of answers.entries()) {
       expect(res.status).toBe(404);
       expect(res.text.replace(/AuditEvent\/[^ "]+/g, 'AuditEvent/X')).toEqual(answers[0]!.text.replace(/AuditEvent\/[^ "]+/g, 'AuditEvent/X'));
       expect([i, res.text.includes('teen')]).toEqual([i, false]);
     }
+  });
+
+  test('the old form of id finds nothing by _id either', async () => {
+    const own = (await log(mom, 'mom')).events[1]!;
+    const { seq } = (await h.tdb.db('access_log').where({ patient_id: 'mom' }).whereRaw('left(hash, 32) = ?', [own.id]).first('seq')) as { seq: string | number };
+    const res = await h.get(mom, `AuditEvent?_id=${Number(seq)}-${own.id.slice(0, 16)}`);
+    expect(res.status).toBe(200);
+    expect(res.body.total).toBe(0);
+    expect((await h.get(mom, `AuditEvent?_id=${own.id}`)).body.total).toBe(1);
   });
 
   test('a limited proxy cannot read the adolescent\'s own sessions by id either (PRX-3)', async () => {
@@ -219,6 +235,91 @@ describe('GET AuditEvent/{id}', () => {
     const proxyView = await searchAll(teenProxy, 'patient=teen&_count=500');
     expect(proxyView.ids).not.toContain(own.id);
     expect(JSON.stringify(proxyView.first)).not.toContain('teen-sti');
+  });
+});
+
+/** The JSON inside a base64url cursor. */
+const decoded = (cursor: string): unknown => JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+const cursorOf = (url: string, name: string) => new URL(url).searchParams.get(name)!;
+
+describe('a limited proxy learns nothing of the entries its view leaves out, from ids or paging (PRX-3)', () => {
+  beforeAll(async () => {
+    // Parent and adolescent take turns, so the parent's view has gaps between its entries.
+    for (const token of [teenSelf, teenProxy, teenSelf, teenSelf, teenProxy, teenSelf, teenProxy]) expect((await h.get(token, 'Observation?patient=teen')).status).toBe(200);
+    await h.accessLog.flush();
+  });
+
+  /** The entries the proxy's view shows, by chain position (which the client must not learn). */
+  const positions = async (ids: string[]) => {
+    const rows = (await h.tdb.db('access_log').where({ patient_id: 'teen' }).select('seq', 'hash')) as { seq: string | number; hash: string }[];
+    return ids.map((id) => Number(rows.find((r) => r.hash.startsWith(id))!.seq));
+  };
+
+  test('AuditEvent search: ids are entry hashes, cursors carry only the last id shown and the grant', async () => {
+    const pages: Bundle[] = [];
+    let path: string | undefined = 'AuditEvent?patient=teen&_sort=date&_count=1';
+    while (path && pages.length < 200) {
+      const res = await h.get(teenProxy, path);
+      expect([path, res.status]).toEqual([path, 200]);
+      pages.push(res.body as Bundle);
+      const next = (res.body as Bundle).link.find((l) => l.relation === 'next')?.url;
+      path = next ? next.slice(next.indexOf('/fhir/') + 6) : undefined;
+    }
+    const ids = pages.flatMap((b) => (b.entry ?? []).map((e) => e.resource.id));
+    expect(ids.length).toBeGreaterThan(3);
+    // The premise: the adolescent's own sessions fall between the entries the parent sees.
+    const seqs = await positions(ids);
+    expect(seqs.some((seq, i) => i > 0 && seq > seqs[i - 1]! + 1)).toBe(true);
+    // Not numbers, not a place in the chain or the view: 32 hex digits, the entry's own.
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    const teenIds = (await searchAll(teenSelf, 'patient=teen&_count=500')).ids;
+    expect(ids.every((id) => teenIds.includes(id))).toBe(true);
+    for (const b of pages) {
+      for (const e of b.entry ?? []) {
+        expect(e.fullUrl).toBe(`http://localhost:8080/fhir/AuditEvent/${e.resource.id}`);
+        expect((e.resource as { meta?: unknown }).meta).toBeUndefined();
+      }
+      const next = b.link.find((l) => l.relation === 'next')?.url;
+      if (!next) continue;
+      const cursor = decoded(cursorOf(next, '_cursor')) as Record<string, unknown>;
+      expect(Object.keys(cursor).sort()).toEqual(['afterId', 'g']);
+      expect(cursor['afterId']).toBe(b.entry![b.entry!.length - 1]!.resource.id);
+    }
+  });
+
+  test('$access-log: the same ids; its cursor carries only the last id shown and the grant', async () => {
+    const first = await log(teenProxy, 'teen', '?_count=2');
+    const next = first.bundle.link.find((l) => l.relation === 'next')!.url;
+    for (const e of first.events) expect(e.id).toMatch(/^[0-9a-f]{32}$/);
+    const cursor = decoded(cursorOf(next, '_cursor')) as Record<string, unknown>;
+    expect(Object.keys(cursor).sort()).toEqual(['c', 'g']);
+    expect(cursor['c']).toBe(first.events[1]!.id);
+    const second = await h.get(teenProxy, next.slice(next.indexOf('/fhir/') + 6));
+    expect(second.status).toBe(200);
+    const secondIds = ((second.body as Bundle).entry ?? []).map((e) => e.resource.id);
+    expect(secondIds.length).toBeGreaterThan(0);
+    expect(secondIds.some((id) => first.events.some((e) => e.id === id))).toBe(false);
+    // Bound to the grant: the adolescent's token cannot follow the parent's link, nor the parent a forged one.
+    expect((await h.get(teenSelf, next.slice(next.indexOf('/fhir/') + 6))).status).toBe(400);
+    expect((await log(teenProxy, 'teen', `?_cursor=${Buffer.from('s5').toString('base64url')}`)).res.status).toBe(400);
+  });
+
+  test('a cursor naming one of the adolescent\'s own sessions is refused like an unknown one', async () => {
+    const own = (await searchAll(teenSelf, 'patient=teen&_count=500')).first.entry!.map((e) => e.resource).find((e) => e.agent.some((a) => a.requestor && a.type?.coding?.[0]?.code === 'PAT'))!;
+    expect(own).toBeDefined();
+    const first = await h.get(teenProxy, 'AuditEvent?patient=teen&_count=1');
+    const next = (first.body as Bundle).link.find((l) => l.relation === 'next')!.url;
+    const { g } = decoded(cursorOf(next, '_cursor')) as { g: string };
+    const forge = (afterId: string) => Buffer.from(JSON.stringify({ afterId, g })).toString('base64url');
+    const hidden = await h.get(teenProxy, `AuditEvent?patient=teen&_count=1&_cursor=${forge(own.id)}`);
+    const unknown = await h.get(teenProxy, `AuditEvent?patient=teen&_count=1&_cursor=${forge('0'.repeat(32))}`);
+    expect(hidden.status).toBe(400);
+    expect(hidden.text).toEqual(unknown.text);
+    const opHidden = await log(teenProxy, 'teen', `?_cursor=${Buffer.from(JSON.stringify({ c: own.id, g })).toString('base64url')}`);
+    const opUnknown = await log(teenProxy, 'teen', `?_cursor=${Buffer.from(JSON.stringify({ c: '0'.repeat(32), g })).toString('base64url')}`);
+    expect(opHidden.res.status).toBe(400);
+    expect(opHidden.res.text).toEqual(opUnknown.res.text);
   });
 });
 

@@ -200,15 +200,15 @@ describe('auditEventsFor', () => {
     expect(rest.events.map((e) => e.recorded)).toEqual([14, 15, 16].map((m) => at(m).toISOString()));
 
     const [first, second] = oldest.events;
-    expect(first!.id).toMatch(/^[1-9][0-9]*-[0-9a-f]{16}$/);
+    expect(first!.id).toMatch(/^[0-9a-f]{32}$/);
     const byId = await auditEventsFor(db, 'pager', { ids: [second!.id!, first!.id!, 'not-an-id'], visibleRefs: all, total: true });
     expect(byId.events.map((e) => e.id)).toEqual([second!.id, first!.id]);
     expect(byId.total).toBe(2);
     // Another patient's chain holds no entry of this one's ids, whatever they are.
     expect((await auditEventsFor(db, 'someone-else', { ids: [first!.id!], visibleRefs: all })).events).toEqual([]);
-    // A wrong hash part names nothing, even at a seq that exists.
-    const forged = `${first!.id!.split('-')[0]}-${'0'.repeat(16)}`;
-    expect((await auditEventsFor(db, 'pager', { ids: [forged], visibleRefs: all })).events).toEqual([]);
+    // A wrong hash names nothing; nor does the old form of id, `{seq}-{first 16 hex digits}`.
+    expect((await auditEventsFor(db, 'pager', { ids: ['0'.repeat(32)], visibleRefs: all })).events).toEqual([]);
+    expect((await auditEventsFor(db, 'pager', { ids: [`1-${first!.id!.slice(0, 16)}`], visibleRefs: all, total: true })).events).toEqual([]);
     expect(await auditEventsFor(db, 'pager', { ids: ['x'], visibleRefs: all, total: true })).toEqual({ events: [], total: 0 });
 
     const narrowed = await auditEventsFor(db, 'pager', { where: { sql: 'l.recorded_at < ?', bindings: [at(12)] }, visibleRefs: all, total: true });
@@ -222,5 +222,68 @@ describe('auditEventsFor', () => {
 
   test('a forged cursor is refused', async () => {
     await expect(auditEventsFor(db, 'pager', { cursor: 'not-a-cursor', visibleRefs: all })).rejects.toBeInstanceOf(AuditEventCursorError);
+    // The old form (base64url of `s{seq}`), an unknown entry, another patient's entry.
+    await expect(auditEventsFor(db, 'pager', { cursor: Buffer.from('s3').toString('base64url'), visibleRefs: all })).rejects.toBeInstanceOf(AuditEventCursorError);
+    await expect(auditEventsFor(db, 'pager', { cursor: '0'.repeat(32), visibleRefs: all })).rejects.toBeInstanceOf(AuditEventCursorError);
+    const other = (await auditEventsFor(db, 'someone-else', { visibleRefs: all })).events[0]!;
+    await expect(auditEventsFor(db, 'pager', { cursor: other.id!, visibleRefs: all })).rejects.toBeInstanceOf(AuditEventCursorError);
+  });
+});
+
+describe('a view that leaves entries out tells nothing of them (PRX-3)', () => {
+  // An adolescent's chain: the parent's sessions with the adolescent's own between them, which
+  // the parent's view leaves out (omitActors: ['patient']).
+  const P = 'gaps';
+  const proxy = { actor: { kind: 'proxy' as const, id: 'acct-parent', fhirUser: 'RelatedPerson/rp-1' } };
+  const pattern = ['proxy', 'proxy', 'teen', 'teen', 'proxy', 'proxy', 'proxy', 'teen', 'proxy', 'teen', 'teen', 'teen', 'proxy', 'proxy'];
+  const parentView = { visibleRefs: all, omitActors: ['patient'] as ActorKind[] };
+  beforeAll(async () => {
+    await appendAccessLog(db, pattern.map((who, i) => base(P, 100 + i, who === 'proxy' ? proxy : {})));
+  });
+
+  const walk = async (options: { count: number; ascending?: boolean }) => {
+    const pages: { ids: string[]; nextCursor?: string }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await auditEventsFor(db, P, { ...parentView, ...options, ...(cursor ? { cursor } : {}) });
+      pages.push({ ids: page.events.map((e) => e.id!), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+      cursor = page.nextCursor;
+    } while (cursor && pages.length < 20);
+    return pages;
+  };
+
+  test('ids are hash prefixes, not positions; a cursor is the id of the page\'s last entry', async () => {
+    const everything = await auditEventsFor(db, P, { visibleRefs: all, count: 500, ascending: true });
+    expect(everything.events).toHaveLength(pattern.length);
+    for (const ascending of [true, false]) {
+      const pages = await walk({ count: 1, ascending });
+      const ids = pages.flatMap((p) => p.ids);
+      expect(ids).toHaveLength(pattern.filter((w) => w === 'proxy').length);
+      for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+      expect(new Set(ids).size).toBe(ids.length);
+      // The cursor carries nothing the reader does not hold already.
+      for (const p of pages) if (p.nextCursor !== undefined) expect(p.nextCursor).toBe(p.ids[p.ids.length - 1]);
+      // Each id is the entry's own (its hash's first half), not a place in the view or the chain.
+      const rows = await accessLogRecords(db, P);
+      expect(ids.map((id) => rows.filter((r) => r.hash.startsWith(id)).length)).toEqual(ids.map(() => 1));
+    }
+  });
+
+  test('the view\'s whole output is the same whatever the entries it leaves out', async () => {
+    const before = await auditEventsFor(db, P, { ...parentView, count: 500, ascending: true, total: true });
+    // The adolescent's own sessions go on; the parent's view of the older entries does not move.
+    await appendAccessLog(db, [base(P, 200), base(P, 201)]);
+    const after = await auditEventsFor(db, P, { ...parentView, count: 500, ascending: true, total: true });
+    expect(after).toEqual(before);
+    const firstPage = await auditEventsFor(db, P, { ...parentView, count: 2, ascending: true });
+    expect(firstPage.nextCursor).toBe(before.events[1]!.id);
+  });
+
+  test('a cursor cannot point at an entry the view leaves out', async () => {
+    const teen = (await auditEventsFor(db, P, { visibleRefs: all, count: 500, omitActors: ['proxy'] })).events[0]!;
+    await expect(auditEventsFor(db, P, { ...parentView, cursor: teen.id! })).rejects.toBeInstanceOf(AuditEventCursorError);
+    expect((await auditEventsFor(db, P, { ...parentView, ids: [teen.id!], total: true }))).toEqual({ events: [], total: 0 });
+    // The adolescent's own view may page from there.
+    expect((await auditEventsFor(db, P, { visibleRefs: all, cursor: teen.id! })).events.length).toBeGreaterThan(0);
   });
 });

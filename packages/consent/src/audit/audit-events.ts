@@ -69,23 +69,40 @@ export class AuditEventCursorError extends Error {
 }
 
 /**
- * An entry's AuditEvent id: its place in the patient's chain and the start of its hash, so that a
- * read finds it by the chain's primary key (the patient always comes from the reader's token).
+ * Hex digits of an entry's hash that make its AuditEvent id (128 bits). The index
+ * access_log_event_id_idx (migration 202612080001) is on `(patient_id, left(hash, 32))`: keep the two
+ * in step, or id lookups scan the patient's chain.
  */
-export function auditEventId(r: Pick<AccessLogRecord, 'seq' | 'hash'>): string {
-  return `${r.seq}-${r.hash.slice(0, 16)}`;
+const ID_HEX = 32;
+const ID_SQL = `left(l.hash, ${ID_HEX})`;
+
+/**
+ * An entry's AuditEvent id: the first half of its chain hash. Nothing in it tells where the entry
+ * sits in the patient's chain, so a viewer who sees only some entries (a parent of an adolescent
+ * does not see the adolescent's own sessions, PRX-3) cannot count or place the others: the chain
+ * position (seq) is never shown, in ids, cursors or anywhere else. Only half the hash, so that a
+ * viewer who knows every field of one of its own entries cannot test candidate positions and
+ * predecessors against it (the hash covers seq and the previous entry's full hash). Unique within
+ * a patient's chain for all practical purposes; the patient always comes from the reader's token.
+ */
+export function auditEventId(r: Pick<AccessLogRecord, 'hash'>): string {
+  return r.hash.slice(0, ID_HEX);
 }
 
-const EVENT_ID = /^([1-9][0-9]{0,14})-([0-9a-f]{16})$/;
+const EVENT_ID = new RegExp(`^[0-9a-f]{${ID_HEX}}$`);
 
-function encodeCursor(seq: number): string {
-  return Buffer.from(`s${seq}`).toString('base64url');
+/**
+ * A page's cursor is the id of the last entry on it: the reader holds that id already, so the
+ * cursor tells nothing more. It resumes after that entry of the patient's chain, and only if the
+ * entry is one this view shows (so it cannot probe for entries the viewer may not see).
+ */
+function encodeCursor(lastId: string): string {
+  return lastId;
 }
 
-function decodeCursor(cursor: string): number {
-  const m = /^s([1-9][0-9]{0,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m) throw new AuditEventCursorError();
-  return Number(m[1]);
+function decodeCursor(cursor: string): string {
+  if (!EVENT_ID.test(cursor)) throw new AuditEventCursorError();
+  return cursor;
 }
 
 const SOURCE: AuditEvent['source'] = {
@@ -242,8 +259,10 @@ export function accessLogAuditEvent(r: AccessLogRecord, visible: ReadonlySet<str
 
 /**
  * A page of the patient's access log as AuditEvents (AUD-3), newest first unless `ascending`.
- * Every condition is in the SQL (so pages and totals agree), on the patient's own chain by its
- * primary key. The cursor is bound to nothing secret: it only moves within this patient's chain.
+ * Every condition is in the SQL (so pages and totals agree), on the patient's own chain. Entries
+ * are ordered by their place in the chain, which the reader never sees: ids and cursors are hash
+ * prefixes (see auditEventId). The cursor is bound to nothing secret: it names an entry of this
+ * patient's chain that this view shows, and only moves within them.
  */
 export async function auditEventsFor(db: Knex, patientId: string, options: AuditEventViewOptions): Promise<AuditEventPage> {
   const count = options.count === 0 ? 0 : Math.min(Math.max(Math.trunc(options.count ?? 50), 1), 500);
@@ -256,16 +275,28 @@ export async function auditEventsFor(db: Knex, patientId: string, options: Audit
   // Holds and suspensions are told through their own endpoints, with what each viewer may know; the rows are for compliance.
   add(`l.action not in (${POLICY_ACTIONS.map(() => '?').join(', ')})`, ...POLICY_ACTIONS);
   if (options.omitActors?.length) add(`l.actor_kind not in (${options.omitActors.map(() => '?').join(', ')})`, ...options.omitActors);
+  // What this view shows at all, whatever the search: where a cursor may point.
+  const shown = conditions.join(' and ');
+  const shownBindings = [...bindings];
   if (options.since) add('l.recorded_at >= ?', options.since);
   if (options.ids) {
-    const wanted = options.ids.map((id) => EVENT_ID.exec(id)).filter((m): m is RegExpExecArray => m !== null);
+    const wanted = [...new Set(options.ids.filter((id) => EVENT_ID.test(id)))];
     if (wanted.length === 0) return { events: [], ...(options.total ? { total: 0 } : {}) };
-    add(`(${wanted.map(() => '(l.seq = ? and left(l.hash, 16) = ?)').join(' or ')})`, ...wanted.flatMap((m) => [Number(m[1]), m[2]]));
+    add(`${ID_SQL} in (${wanted.map(() => '?').join(', ')})`, ...wanted);
   }
   if (options.where) add(`(${options.where.sql})`, ...options.where.bindings);
   const where = conditions.join(' and ');
   const whereBindings = [...bindings];
-  if (options.cursor !== undefined) add(options.ascending ? 'l.seq > ?' : 'l.seq < ?', decodeCursor(options.cursor));
+  if (options.cursor !== undefined) {
+    const after = decodeCursor(options.cursor);
+    const found = (
+      (await db.raw(`select l.seq from access_log l where ${shown} and ${ID_SQL} = ? order by l.seq limit 1`, [...shownBindings, after] as Knex.RawBinding[])) as {
+        rows: { seq: string | number }[];
+      }
+    ).rows[0];
+    if (!found) throw new AuditEventCursorError();
+    add(options.ascending ? 'l.seq > ?' : 'l.seq < ?', Number(found.seq));
+  }
 
   const rows = count === 0 ? [] : (
     (await db.raw(`select l.* from access_log l where ${conditions.join(' and ')} order by l.seq ${options.ascending ? 'asc' : 'desc'} limit ?`, [...bindings, count + 1] as Knex.RawBinding[])) as {
@@ -283,7 +314,7 @@ export async function auditEventsFor(db: Knex, patientId: string, options: Audit
   const last = picked[picked.length - 1];
   return {
     events,
-    ...(rows.length > count && last ? { nextCursor: encodeCursor(last.seq) } : {}),
+    ...(rows.length > count && last ? { nextCursor: encodeCursor(auditEventId(last)) } : {}),
     ...(total !== undefined ? { total } : {}),
   };
 }

@@ -179,6 +179,25 @@ export async function auditEventSearch(
   });
 }
 
+/**
+ * The `$access-log` paging cursor: the log's cursor (the id of the page's last entry, which tells
+ * nothing of entries this viewer does not see) bound to the grant that made it, as AuditEvent
+ * search's cursors are; a cursor of another token, or edited, is refused.
+ */
+function operationCursor(logCursor: string, grantId: string): string {
+  return Buffer.from(JSON.stringify({ c: logCursor, g: grantId })).toString('base64url');
+}
+
+function fromOperationCursor(raw: string, grantId: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { c?: unknown; g?: unknown } | null;
+    if (parsed && parsed.g === grantId && typeof parsed.c === 'string') return parsed.c;
+  } catch {
+    // fall through
+  }
+  throw new OperationOutcomeError('INVALID_PARAMETER_VALUE', 'Invalid paging cursor');
+}
+
 /** GET Patient/{id}/$access-log: the same view, with `_count`, `_since` and a cursor. */
 export async function accessLogOperation(ctx: Context, o: AccessLogViewDeps, token: TokenAccess): Promise<void> {
   const { id } = ctx.params as { id: string };
@@ -205,7 +224,7 @@ export async function accessLogOperation(ctx: Context, o: AccessLogViewDeps, tok
         break;
       }
       case '_cursor':
-        options.cursor = value;
+        options.cursor = fromOperationCursor(value, token.grantId);
         continue; // not part of the self link
       case '_format':
       case '_pretty':
@@ -229,7 +248,7 @@ export async function accessLogOperation(ctx: Context, o: AccessLogViewDeps, tok
   ctx.body = {
     resourceType: 'Bundle',
     type: 'searchset',
-    link: [{ relation: 'self', url: link([]) }, ...(page.nextCursor ? [{ relation: 'next', url: link([['_cursor', page.nextCursor]]) }] : [])],
+    link: [{ relation: 'self', url: link([]) }, ...(page.nextCursor ? [{ relation: 'next', url: link([['_cursor', operationCursor(page.nextCursor, token.grantId)]]) }] : [])],
     ...(page.events.length ? { entry: page.events.map((resource) => ({ fullUrl: `${o.fhirBaseUrl}/AuditEvent/${resource.id}`, resource, search: { mode: 'match' } })) } : {}),
   };
 }
