@@ -75,7 +75,7 @@ beforeAll(async () => {
   await createAccount(tdb.db, { username: 'dr.who', displayName: 'Dr Who', password: 'tardis blue box', totpSecret: SECRET_3, fhirUser: 'Practitioner/prac-7' });
   // A second person, so the two tests need not wait for a fresh TOTP time step.
   await createAccount(tdb.db, { username: 'sofia', displayName: 'Sofia', password: 'sofia is eight', totpSecret: SECRET_2, fhirUser: 'Patient/kid', patientId: 'kid' });
-  await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+  await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2020-01-01') });
   const app = await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'browser-test'), now, rateLimits, accessLog: (accessLog = createAccessLogWriter(tdb.db)) });
   server.on('request', app.callback());
   browser = await chromium.launch({

@@ -52,9 +52,9 @@ beforeAll(async () => {
       await account(DOC, 'Practitioner/prac-9');
       await account(DOC2, 'Practitioner/prac-2');
       const since = new Date('2020-01-01');
-      ids['dadDelegation'] = await createDelegation(db, { patientId: 'kid', proxyAccountId: ids['dad'], basis: 'parent', status: 'active', startsAt: since });
-      ids['mumDelegation'] = await createDelegation(db, { patientId: 'kid', proxyAccountId: ids['mum'], basis: 'parent', status: 'active', startsAt: since });
-      ids['cousinDelegation'] = await createDelegation(db, { patientId: 'ana', proxyAccountId: ids['cousin'], basis: 'caregiver', status: 'active', startsAt: since });
+      ids['dadDelegation'] = await createDelegation(db, { patientId: 'kid', proxyAccountId: ids['dad'], basis: 'parent', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: since });
+      ids['mumDelegation'] = await createDelegation(db, { patientId: 'kid', proxyAccountId: ids['mum'], basis: 'parent', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: since });
+      ids['cousinDelegation'] = await createDelegation(db, { patientId: 'ana', proxyAccountId: ids['cousin'], basis: 'caregiver', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: since });
     },
   });
 });
@@ -189,7 +189,10 @@ describe('proxy suspension with a harm determination (PRX-5)', () => {
   });
 
   test('(d) the hash-chained access log shows the determination and the reviewer, and verifies; the patient-facing log leaves them out', async () => {
-    const rows = await policyRows('kid');
+    const all = await policyRows('kid');
+    // Both parents' delegations were logged when granted (AUD-1), before any determination.
+    expect(all.slice(0, 2).map((r) => r.action)).toEqual(['delegation.grant', 'delegation.grant']);
+    const rows = all.filter((r) => r.action !== 'delegation.grant');
     expect(rows.map((r) => [r.action, r.actor_kind, r.actor_fhir_user ?? r.actor_id])).toEqual([
       ['delegation.suspend', 'staff', 'Practitioner/prac-9'],
       ['delegation.review-request', 'proxy', ids['dad']],

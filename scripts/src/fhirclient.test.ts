@@ -97,7 +97,7 @@ beforeAll(async () => {
     ),
   );
   const mom = await createAccount(tdb.db, { username: 'maria', displayName: 'Maria', password: 'correct horse', totpSecret: SECRET, fhirUser: 'Patient/mom', patientId: 'mom' });
-  await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+  await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2020-01-01') });
   const app = await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'fhirclient-test'), rateLimits, accessLog: (accessLog = createAccessLogWriter(tdb.db)) });
   server.on('request', app.callback());
 

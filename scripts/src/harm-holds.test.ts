@@ -82,7 +82,7 @@ beforeAll(async () => {
   const grandpa = await createAccount(db, { username: GRANDPA.username, displayName: 'Grandpa', password: GRANDPA.password, totpSecret: GRANDPA.secret, fhirUser: 'RelatedPerson/rp-grandpa' });
   await createAccount(db, { username: DOC.username, displayName: 'Dr House', password: DOC.password, totpSecret: DOC.secret, fhirUser: 'Practitioner/prac-9' });
   await createAccount(db, { username: DOC2.username, displayName: 'Dr Cuddy', password: DOC2.password, totpSecret: DOC2.secret, fhirUser: 'Practitioner/prac-2' });
-  await createDelegation(db, { patientId: 'mom', proxyAccountId: grandpa.id, basis: 'caregiver', status: 'active', startsAt: new Date('2020-01-01') });
+  await createDelegation(db, { patientId: 'mom', proxyAccountId: grandpa.id, basis: 'caregiver', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2020-01-01') });
   app = (await createServerApp({ config, db, log: createLogger('silent', 'test'), now, rateLimits, accessLog: (accessLog = createAccessLogWriter(db)) })).callback();
 });
 

@@ -85,7 +85,7 @@ beforeAll(async () => {
   grandpaId = (await createAccount(db, { username: GRANDPA.username, displayName: 'Grandpa', password: GRANDPA.password, totpSecret: GRANDPA.secret, fhirUser: 'RelatedPerson/rp-grandpa' })).id;
   auntId = (await createAccount(db, { username: AUNT.username, displayName: 'Aunt Rosa', password: AUNT.password, totpSecret: AUNT.secret, fhirUser: 'RelatedPerson/rp-aunt' })).id;
   await createAccount(db, { username: DOC.username, displayName: 'Dr House', password: DOC.password, totpSecret: DOC.secret, fhirUser: 'Practitioner/prac-9' });
-  for (const proxy of [grandpaId, auntId]) await createDelegation(db, { patientId: 'mom', proxyAccountId: proxy, basis: 'caregiver', status: 'active', startsAt: new Date('2020-01-01') });
+  for (const proxy of [grandpaId, auntId]) await createDelegation(db, { patientId: 'mom', proxyAccountId: proxy, basis: 'caregiver', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2020-01-01') });
   app = (await createServerApp({ config, db, log: createLogger('silent', 'test'), now, rateLimits, accessLog: (accessLog = createAccessLogWriter(db)) })).callback();
 });
 

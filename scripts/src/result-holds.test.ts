@@ -63,9 +63,9 @@ beforeAll(async () => {
       ids['mom'] = await account(MOM, 'RelatedPerson/rp-mom');
       ids['ana'] = await account(ANA, 'Patient/ana', 'ana');
       await account(DOC, 'Practitioner/prac-7');
-      ids['momDelegation'] = await createDelegation(db, { patientId: 'kid', proxyAccountId: ids['mom'], basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
-      await createDelegation(db, { patientId: 'teen', proxyAccountId: ids['mom'], basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
-      await createDelegation(db, { patientId: 'gran', proxyAccountId: ids['mom'], basis: 'caregiver', status: 'active', startsAt: new Date('2020-01-01') });
+      ids['momDelegation'] = await createDelegation(db, { patientId: 'kid', proxyAccountId: ids['mom'], basis: 'parent', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2020-01-01') });
+      await createDelegation(db, { patientId: 'teen', proxyAccountId: ids['mom'], basis: 'parent', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2020-01-01') });
+      await createDelegation(db, { patientId: 'gran', proxyAccountId: ids['mom'], basis: 'caregiver', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2020-01-01') });
     },
   });
 });

@@ -122,10 +122,10 @@ beforeAll(async () => {
     ),
   );
   const mom = await createAccount(db, { username: 'maria', displayName: 'Maria', password: 'correct horse', totpSecret: SECRET, fhirUser: 'Patient/mom', patientId: 'mom' });
-  delegationToChild = await createDelegation(db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+  delegationToChild = await createDelegation(db, { patientId: 'kid', proxyAccountId: mom.id, basis: 'parent', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2020-01-01') });
   await createAccount(db, { username: GRANDPA.username, displayName: 'Grandpa', password: GRANDPA.password, totpSecret: GRANDPA.secret, fhirUser: 'RelatedPerson/rp-grandpa' });
   await createAccount(db, { username: DOC.username, displayName: 'Dr House', password: DOC.password, totpSecret: DOC_SECRET, fhirUser: 'Practitioner/prac-9' });
-  delegationToTeen = await createDelegation(db, { patientId: 'teen', proxyAccountId: mom.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+  delegationToTeen = await createDelegation(db, { patientId: 'teen', proxyAccountId: mom.id, basis: 'parent', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2020-01-01') });
   app = (await createServerApp({ config, db, log: createLogger('silent', 'test'), now, rateLimits, accessLog: accessLog = createAccessLogWriter(db) })).callback();
 });
 
@@ -829,7 +829,7 @@ describe('age rules over time, whatever the basis (PRX-4)', () => {
   test("a caregiver granted while the patient was a minor loses access on the 18th birthday; the day before, access is limited", async () => {
     const aunt = { username: 'aunt', password: 'knitting club', secret: 'KRUGS4ZANFZSAYLVNZ2CAYLOMQQGC3TE' };
     const account = await createAccount(tdb.db, { username: aunt.username, displayName: 'Aunt', password: aunt.password, totpSecret: aunt.secret, fhirUser: 'RelatedPerson/rp-aunt' });
-    await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: account.id, basis: 'caregiver', status: 'active', startsAt: new Date('2021-01-01') });
+    await createDelegation(tdb.db, { patientId: 'kid', proxyAccountId: account.id, basis: 'caregiver', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2021-01-01') });
     const tokens = await launch({ user: aunt, scope: 'launch/patient openid offline_access patient/*.rs' });
     expect(tokens['patient']).toBe('kid');
     const clientId = String(decodeJwt(tokens['access_token']!)['client_id']);

@@ -13,6 +13,15 @@ export { type NewDelegation, type DelegationBasis, type DelegationStatus } from 
 export * from './scopes/index.js';
 export * from './delegations/delegation-suspensions.js';
 export { createDelegation, delegationsForPatient, delegationsHeldBy, delegationsInForce, endDelegation, findDelegation, openDelegation, type Delegation } from './delegations/delegation-store.js';
+export {
+  DELEGATION_DENIAL_REASONS,
+  DelegationError,
+  VERIFICATION_EVIDENCE_TYPES,
+  denyDelegation,
+  verifyDelegation,
+  type DelegationDenialReason,
+  type VerificationEvidenceType,
+} from './delegations/delegation-verification.js';
 export { findAccountById, findAccountByUsername, verifyPasswordLogin, verifyTotpLogin, DEFAULT_LOCKOUT, type LockoutPolicy, type LoginResult, type LoginFailure } from './accounts/login.js';
 export * from './grants/grant-store.js';
 export * from './policy/index.js';

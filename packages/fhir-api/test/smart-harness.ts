@@ -80,7 +80,7 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
       ...(a.patientId ? { patientId: a.patientId } : {}),
     });
     for (const patientId of a.parentOf ?? []) {
-      const id = await createDelegation(tdb.db, { patientId, proxyAccountId: account.id, basis: 'parent', status: 'active', startsAt: new Date('2020-01-01') });
+      const id = await createDelegation(tdb.db, { patientId, proxyAccountId: account.id, basis: 'parent', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2020-01-01') });
       delegations.set(`${a.username}/${patientId}`, id);
     }
   }

@@ -18,6 +18,11 @@ export const POLICY_ACTIONS = [
   'delegation.review-request',
   'delegation.review',
   'delegation.reinstate',
+  // Who may act for the patient (AUD-1: changes of privileges; PRX-2, PRX-6).
+  'delegation.grant',
+  'delegation.verify',
+  'delegation.deny',
+  'delegation.end',
   // State-law rules (REL-6) concern no one patient: they are logged in the '' chain.
   'rule.create',
   'rule.enable',
@@ -198,6 +203,15 @@ const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_.:\-]{0,127}$/;
 const PRINTABLE = /^[\x20-\x7e]*$/;
 const NO_CONTROLS = /^[^\u0000-\u001f\u007f]*$/;
 const IDENTIFIER = /^[\x21-\x7e]{1,256}$/;
+
+/**
+ * The rules validateAccessLogEntry applies, for writers that record what a client sent (a
+ * parameter name, a type from the URL): they keep what passes and account for the rest, so an
+ * entry is never refused (and the request never fails) because of the client's spelling.
+ */
+export const isLoggableParamName = (name: string): boolean => PARAM_NAME.test(name);
+export const isLoggableResourceType = (type: string): boolean => RESOURCE_TYPE.test(type);
+export const isLoggableIdentifier = (value: string): boolean => IDENTIFIER.test(value);
 
 /** Refuses an entry that breaks the log's rules (unknown codes, a value where only names or ids belong). */
 export function validateAccessLogEntry(entry: AccessLogEntry, index = 0): void {

@@ -140,6 +140,10 @@ function eventType(action: AccessLogAction): { type: Coding; interaction?: Codin
     case 'delegation.review-request':
     case 'delegation.review':
     case 'delegation.reinstate':
+    case 'delegation.grant':
+    case 'delegation.verify':
+    case 'delegation.deny':
+    case 'delegation.end':
     case 'rule.create':
     case 'rule.enable':
     case 'rule.disable':
@@ -169,6 +173,10 @@ const ACTION_DISPLAY: Readonly<Record<AccessLogAction, string>> = {
   'delegation.review-request': 'Review of a suspension requested',
   'delegation.review': 'Suspension reviewed',
   'delegation.reinstate': 'Proxy access reinstated',
+  'delegation.grant': 'Proxy access granted or requested',
+  'delegation.verify': 'Proxy authority verified',
+  'delegation.deny': 'Proxy request denied',
+  'delegation.end': 'Proxy access ended',
   'rule.create': 'Legal hold rule created',
   'rule.enable': 'Legal hold rule enabled',
   'rule.disable': 'Legal hold rule disabled',

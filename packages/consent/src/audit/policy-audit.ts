@@ -13,8 +13,8 @@ export interface PolicyChange {
   action: PolicyAction;
   actor: AccessLogEntry['actor'];
   at: Date;
-  /** The exception the change invokes (e.g. preventing_harm for a harm hold). */
-  exception: BlockingException;
+  /** The exception the change invokes (e.g. preventing_harm for a harm hold); none for a change that withholds nothing. */
+  exception?: BlockingException;
   delegationId?: string;
   detail: AccessLogDetail;
 }

@@ -1,6 +1,8 @@
 /** Proxy delegations: a person acting for another patient (PRX-1). */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { AccessLogEntry } from '../audit/access-log-types.js';
+import { auditPolicyChange } from '../audit/policy-audit.js';
 
 export type DelegationBasis = 'parent' | 'guardian' | 'poa' | 'caregiver';
 export type DelegationStatus = 'requested' | 'verified' | 'active' | 'revoked' | 'expired' | 'suspended';
@@ -16,22 +18,44 @@ export interface NewDelegation {
   endsAt?: Date;
   verifiedBy?: string;
   verificationEvidence?: string;
+  /** Who granted or asked for it, as the access log names them (default: the verifier, as a system actor). */
+  grantedBy?: AccessLogEntry['actor'];
+  /** When it was granted (the log's time; default now). */
+  at?: Date;
 }
 
+/**
+ * Records a delegation and logs the grant in the patient's access log, in one transaction (AUD-1:
+ * a change of privileges). One in force (verified or active) names who verified the authority
+ * behind it and on what evidence (PRX-2); a claim awaiting that is `requested`.
+ */
 export async function createDelegation(db: Knex, d: NewDelegation): Promise<string> {
+  const inForce = d.status === 'active' || d.status === 'verified';
+  if (inForce && (!d.verifiedBy?.trim() || !d.verificationEvidence?.trim()))
+    throw new Error(`a ${d.status} delegation needs verifiedBy and verificationEvidence (PRX-2); a claim not yet verified is 'requested'`);
   const id = randomUUID();
-  await db('proxy_delegation').insert({
-    id,
-    patient_id: d.patientId,
-    proxy_account_id: d.proxyAccountId,
-    related_person_id: d.relatedPersonId ?? null,
-    basis: d.basis,
-    access_level: d.accessLevel ?? 'full',
-    status: d.status,
-    starts_at: d.startsAt,
-    ends_at: d.endsAt ?? null,
-    verified_by: d.verifiedBy ?? null,
-    verification_evidence: d.verificationEvidence ?? null,
+  await db.transaction(async (trx) => {
+    await trx('proxy_delegation').insert({
+      id,
+      patient_id: d.patientId,
+      proxy_account_id: d.proxyAccountId,
+      related_person_id: d.relatedPersonId ?? null,
+      basis: d.basis,
+      access_level: d.accessLevel ?? 'full',
+      status: d.status,
+      starts_at: d.startsAt,
+      ends_at: d.endsAt ?? null,
+      verified_by: d.verifiedBy ?? null,
+      verification_evidence: d.verificationEvidence ?? null,
+    });
+    await auditPolicyChange(trx, {
+      patientId: d.patientId,
+      action: 'delegation.grant',
+      actor: d.grantedBy ?? { kind: 'system', id: d.verifiedBy ?? 'system' },
+      at: d.at ?? new Date(),
+      delegationId: id,
+      detail: { basis: d.basis, status: d.status, accessLevel: d.accessLevel ?? 'full' },
+    });
   });
   return id;
 }
@@ -93,6 +117,8 @@ export async function endDelegation(
   status: 'revoked' | 'suspended' | 'expired',
   reason: string,
   at: Date = new Date(),
+  /** Who ended it, for the access log (the patient, the proxy giving it up, staff); default a system actor. */
+  by?: AccessLogEntry['actor'],
 ): Promise<boolean> {
   return db.transaction(async (trx) => {
     const n = await trx('proxy_delegation')
@@ -104,6 +130,10 @@ export async function endDelegation(
     await trx('app_grant')
       .where({ patient_id: patientId, delegation_id: id, status: 'active' })
       .update({ status: 'revoked', status_reason: `delegation ${status}: ${reason}`, revoked_at: at });
+    // AUD-1: a change of privileges (a suspension is logged with its determination instead).
+    if (status !== 'suspended') {
+      await auditPolicyChange(trx, { patientId, action: 'delegation.end', actor: by ?? { kind: 'system', id: 'system' }, at, delegationId: id, detail: { status } });
+    }
     return true;
   });
 }
@@ -118,13 +148,23 @@ export async function delegationsHeldBy(db: Knex, proxyAccountId: string): Promi
   return ((await db('proxy_delegation').where({ proxy_account_id: proxyAccountId }).orderBy('created_at')) as DelegationRow[]).map(toDelegation);
 }
 
-/** A delegation from this patient to this proxy that has not ended (requested, verified, active or suspended). */
-export async function openDelegation(db: Knex, patientId: string, proxyAccountId: string): Promise<Delegation | undefined> {
-  const row = (await db('proxy_delegation')
+/**
+ * A delegation from this patient to this proxy that has not ended at `at` (requested, verified,
+ * active or suspended, and not past its end), and that `stillOpen` (e.g. the age rules, PRX-4)
+ * does not say has lapsed: what a new grant to the same person would duplicate.
+ */
+export async function openDelegation(
+  db: Knex,
+  patientId: string,
+  proxyAccountId: string,
+  at: Date = new Date(),
+  stillOpen: (d: Delegation) => boolean = () => true,
+): Promise<Delegation | undefined> {
+  const rows = (await db('proxy_delegation')
     .where({ patient_id: patientId, proxy_account_id: proxyAccountId })
     .whereIn('status', ['requested', 'verified', 'active', 'suspended'])
-    .first()) as DelegationRow | undefined;
-  return row && toDelegation(row);
+    .andWhere((q) => q.whereNull('ends_at').orWhere('ends_at', '>', at))) as DelegationRow[];
+  return rows.map(toDelegation).find(stillOpen);
 }
 
 export async function findDelegation(db: Knex, id: string): Promise<Delegation | undefined> {

@@ -70,7 +70,7 @@ describe('patient delays on a real database', () => {
     patientAcct = (await createAccount(tdb.db, { username: 'delay.patient', displayName: 'P', password: 'x-Password-1', fhirUser: `Patient/${P}`, patientId: P })).id;
     otherAcct = (await createAccount(tdb.db, { username: 'other.patient', displayName: 'O', password: 'x-Password-1', fhirUser: 'Patient/pat-other', patientId: 'pat-other' })).id;
     proxyAcct = (await createAccount(tdb.db, { username: 'delay.proxy', displayName: 'Q', password: 'x-Password-1', fhirUser: 'RelatedPerson/rp-q' })).id;
-    delegationId = await createDelegation(tdb.db, { patientId: P, proxyAccountId: proxyAcct, basis: 'caregiver', status: 'active', startsAt: new Date('2026-01-01T00:00:00Z') });
+    delegationId = await createDelegation(tdb.db, { patientId: P, proxyAccountId: proxyAcct, basis: 'caregiver', status: 'active', verifiedBy: 'staff:test', verificationEvidence: 'test fixture', startsAt: new Date('2026-01-01T00:00:00Z') });
     revokedDelegationId = await createDelegation(tdb.db, { patientId: P, proxyAccountId: proxyAcct, basis: 'caregiver', status: 'revoked', startsAt: new Date('2025-01-01T00:00:00Z') });
   });
   afterAll(async () => {

@@ -11,5 +11,6 @@ import { createAccessLogExpectHeads } from './202611260003_create_access_log_exp
 import { cheaperAccessLogHashChecks } from './202611270001_access_log_cheaper_hash_checks.js';
 import { holdItemsMoveAccessEpoch } from './202612070001_hold_items_move_access_epoch.js';
 import { accessLogEventIdIndex } from './202612080001_access_log_event_id_index.js';
+import { delegationPrivilegeActions } from './202612080002_delegation_privilege_actions.js';
 
-export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads, cheaperAccessLogHashChecks, holdItemsMoveAccessEpoch, accessLogEventIdIndex];
+export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads, cheaperAccessLogHashChecks, holdItemsMoveAccessEpoch, accessLogEventIdIndex, delegationPrivilegeActions];
