@@ -7,6 +7,7 @@ import Router from '@koa/router';
 import { decodeJwt, jwtVerify } from 'jose';
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import { Registry } from 'prom-client';
 import {
   cors,
@@ -30,6 +31,8 @@ import { enrollRouter } from './portal/enroll-routes.js';
 import { portalRouter } from './portal/portal-routes.js';
 import { portalCookies } from './portal/portal-session.js';
 import { publishedKeyResolver, serverSecret } from './oidc/signing-keys.js';
+import { edge, errorSummary } from './edge.js';
+import { proxyTrust } from './proxy-trust.js';
 import { smartConfiguration } from './smart/smart-configuration.js';
 import { OIDC_SCOPES } from './smart/smart-scopes.js';
 
@@ -77,13 +80,17 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   const localKeys = publishedKeyResolver(db);
   // The issuer URL is the one public name of this server: URLs oidc-provider derives from the
   // request (the token endpoint as a client assertion's audience, redirects) use it too.
-  const issuer = new URL(config.issuerUrl);
-  provider.use(async (ctx, next) => {
-    ctx.req.headers['x-forwarded-host'] = issuer.host;
-    ctx.req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
-    await next();
-  });
+  // X-Forwarded-For only as far as TRUST_PROXY says (RL-1 limits and AUD-1 source addresses).
+  provider.use(proxyTrust(provider, config.issuerUrl, config.trustProxy));
   provider.use(requestContext(log, deps.metrics ?? new Registry(), 'auth-server'));
+  provider.use(edge(log));
+  // oidc-provider answers its endpoints' errors itself and reports its own faults as events: log
+  // them through pino by class and code only (messages and stacks can quote request values).
+  provider.on('server_error', (ctx: KoaContextWithOIDC, err: unknown) => {
+    log.error({ event: 'oidc.server_error', route: ctx?.oidc?.route, err: errorSummary(err) }, 'authorization server error');
+  });
+  // Koa's own report (errors after the response started): through pino, never its stderr stack print.
+  (provider as unknown as import('node:events').EventEmitter).on('error', (err: unknown) => log.error({ event: 'http.error', err: errorSummary(err) }, 'request failed'));
   // RL-1: token requests per address, open registration per address; answered before the provider.
   provider.use(async (ctx, next) => {
     const limiter = ctx.method !== 'POST' ? undefined : ctx.path === ROUTES.token ? 'token' : ctx.path === ROUTES.registration ? 'registration' : undefined;
@@ -185,10 +192,18 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
         ctx.status = 200;
         ctx.body = '';
       }
+      // A refresh token's grant (and, through the adapter's revokeByGrantId, its app grant) is
+      // revoked by the provider only when the token was issued to the caller. RFC 7009 §2.1: a
+      // token of another client is not revoked; a public client still gets 200 and nothing changes.
       const refresh = ctx.oidc.entities.RefreshToken;
-      if (refresh?.grantId) await revokeAppGrant(db, refresh.grantId, 'refresh token revoked by the client', now());
-      log.info({ event: 'token.revoked', clientId: ctx.oidc.client?.clientId }, 'token revoked');
-      await logAuthEvent(deps, ctx, { patientId: '', actor: { kind: 'app', id: String(ctx.oidc.client?.clientId ?? '') }, action: 'token.revoke', outcome: 'success' });
+      const foreign = refresh !== undefined && refresh.clientId !== ctx.oidc.client?.clientId;
+      log.info({ event: foreign ? 'token.revoke.refused' : 'token.revoked', clientId: ctx.oidc.client?.clientId }, foreign ? 'token of another client not revoked' : 'token revoked');
+      await logAuthEvent(deps, ctx, {
+        patientId: '',
+        actor: { kind: 'app', id: String(ctx.oidc.client?.clientId ?? '') },
+        action: 'token.revoke',
+        ...(foreign ? { outcome: 'denied' as const, reason: 'token-of-another-client' } : { outcome: 'success' as const }),
+      });
     }
 
     if (ctx.path === ROUTES.registration && ctx.status === 201 && typeof body?.['client_id'] === 'string') {
@@ -239,5 +254,5 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   provider.use(interactions.routes());
   provider.use(portal.routes());
   provider.use(enrollRouter({ config, db, log, now }).routes());
-  return { app: provider, portalApi: delegationApi({ db, log, now, cookies }) };
+  return { app: provider, portalApi: delegationApi({ config, db, log, now, cookies }) };
 }

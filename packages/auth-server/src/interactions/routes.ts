@@ -4,7 +4,6 @@
  * person may untick. The outcome is an oidc-provider Grant plus our app grant (same id) naming the
  * patient, the approving person and the delegation it rests on.
  */
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -22,7 +21,8 @@ import { proxyAllowed } from '../smart/proxy-age.js';
 import { grantedScopes, subScopesOf } from './granular-scopes.js';
 import { describeScope } from './scope-descriptions.js';
 import { codeStep, logAuthEvent, passwordStep, stepMessage, stepStatus, type SignInDeps } from './sign-in.js';
-import { consentPage, loginPage, mfaPage, pickerPage, type PickerOption } from './views.js';
+import { formBody } from './form-body.js';
+import { consentPage, errorPage, loginPage, mfaPage, noFraming, pickerPage, type PickerOption } from './views.js';
 
 export interface PatientSummary {
   name: string;
@@ -66,7 +66,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   const { provider, db, now } = deps;
   const base = new URL(deps.config.issuerUrl).pathname;
   const router = new Router({ prefix: '/interaction/:uid' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const form = formBody();
 
   const details = (ctx: Context) => provider.interactionDetails(ctx.req, ctx.res);
   const progressOf = (interaction: Awaited<ReturnType<typeof details>>) => (interaction.result ?? {}) as Progress;
@@ -76,6 +76,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
+    noFraming(ctx);
     ctx.body = body;
   };
   const clientName = async (clientId: string) => {
@@ -137,6 +138,12 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const interaction = await details(ctx);
     const accountId = interaction.session?.accountId;
     if (!accountId) return finishWithError(ctx, 'login_required', 'the sign-in session ended');
+    // An EHR launch names the patient: the picker cannot replace it (nor leave the launch value
+    // unconsumed for later). Nothing changes; the consent step still shows the launched patient.
+    if (typeof interaction.params['launch'] === 'string' || progressOf(interaction).subject?.launchId) {
+      html(ctx, errorPage('invalid_request', 'this launch already names the patient; the patient cannot be changed'), 400);
+      return;
+    }
     const choice = String((ctx.request.body as Record<string, unknown>)['subject'] ?? '');
     const subject = (await subjectsFor(accountId)).find((s) => subjectValue(s) === choice);
     if (!subject) {
@@ -155,6 +162,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
     if (!accountId) return finishWithError(ctx, 'login_required', 'the sign-in session ended');
     const subject = progressOf(interaction).subject;
     if (!subject) return renderConsentStep(ctx, interaction);
+    // Deny by default: a launched authorization is approved only for the launch's own subject,
+    // whose launch value is consumed below exactly once.
+    if (typeof params['launch'] === 'string' && !subject.launchId) return finishWithError(ctx, 'invalid_request', 'the launch context was not resolved');
     // Re-check: a delegation may have ended while the consent screen was open.
     if (subject.delegationId && !(await subjectsFor(accountId)).some((s) => s.delegationId === subject.delegationId)) {
       return finishWithError(ctx, 'access_denied', 'you can no longer act for this patient');

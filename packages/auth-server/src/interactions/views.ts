@@ -4,7 +4,23 @@
  * finds fields by label); no scripts, so the pages work under a strict CSP.
  */
 
+import type { Context } from 'koa';
+
 export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * Pages where a person types a password or code, or approves access, must not be framed by
+ * another site (clickjacking): X-Frame-Options for older browsers, CSP frame-ancestors for the rest.
+ */
+export function noFraming(ctx: Pick<Context, 'set'>): void {
+  ctx.set('X-Frame-Options', 'DENY');
+  ctx.set('Content-Security-Policy', "frame-ancestors 'none'");
+}
+
+/** The authorization server's HTML error page (browser steps): the OAuth error code and its description. */
+export function errorPage(error: string, description: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization error</title></head><body><main><h1>Authorization error</h1><p><code>${escapeHtml(error)}</code></p><p>${escapeHtml(description)}</p></main></body></html>`;
+}
 
 export function page(title: string, body: string): string {
   return `<!doctype html>

@@ -11,7 +11,22 @@ import { CLIENT_ASSERTION_ALGS } from '../smart/smart-configuration.js';
 import { OIDC_SCOPES, grantableScopes } from '../smart/smart-scopes.js';
 import { knexAdapterFactory } from './knex-adapter.js';
 import { SIGNING_ALG, loadSigningKeys, serverSecret } from './signing-keys.js';
-import { validateRedirectUris } from './redirect-uris.js';
+import { errorPage, noFraming } from '../interactions/views.js';
+import { validateLaunchUri, validateRedirectUris } from './redirect-uris.js';
+
+/** Routes through which anyone (not an administrator) writes client metadata. */
+const OPEN_REGISTRATION_ROUTES = new Set(['registration', 'client_update']);
+
+/** SMART App Launch (asymmetric client authentication): a client assertion's exp is at most five minutes ahead. */
+export const MAX_CLIENT_ASSERTION_SECONDS = 300;
+
+/** Whether any string in a JSON-like value holds a NUL (PostgreSQL text and jsonb cannot). */
+export function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
+  return false;
+}
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -39,7 +54,7 @@ export async function createProvider({ config, db, now, describePatients }: Prov
   const cookieKeys = [await serverSecret(db, 'cookie-key-1')];
 
   const configuration: Configuration = {
-    adapter: knexAdapterFactory(db),
+    adapter: knexAdapterFactory(db, { now }),
     jwks: { keys: keys as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: cookieKeys,
@@ -61,6 +76,14 @@ export async function createProvider({ config, db, now, describePatients }: Prov
     enableHttpPostMethods: auth.secureCookies,
     pkce: { required: () => true },
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    // SMART Backend Services / asymmetric client authentication: exp no more than five minutes
+    // in the future (a long-lived assertion is a replayable credential). System clock, as the
+    // provider's own exp check uses.
+    async assertJwtClientAuthClaimsAndHeader(_ctx, claims) {
+      if (typeof claims.exp !== 'number' || claims.exp > Math.floor(Date.now() / 1000) + MAX_CLIENT_ASSERTION_SECONDS + 5) {
+        throw new errors.InvalidClientAuth(`client_assertion exp must be at most ${MAX_CLIENT_ASSERTION_SECONDS} seconds in the future`);
+      }
+    },
     enabledJWA: {
       clientAuthSigningAlgValues: CLIENT_ASSERTION_ALGS as NonNullable<Configuration['enabledJWA']>['clientAuthSigningAlgValues'],
       idTokenSigningAlgValues: [SIGNING_ALG],
@@ -73,12 +96,17 @@ export async function createProvider({ config, db, now, describePatients }: Prov
     },
     extraClientMetadata: {
       properties: ['software_id', 'software_version', 'launch_uri'],
+      // Called once per extra property with the whole metadata: the checks run on the first key.
       validator(ctx, key, _value, metadata) {
         if (key !== 'software_id') return;
+        // RFC 7591 §3.2.2: bad metadata is invalid_client_metadata, never a database error.
+        if (containsNul(metadata)) throw new errors.InvalidClientMetadata('metadata must not contain NUL characters');
         validateRedirectUris(metadata);
-        // Backend services (system/ scopes) are registered by an administrator, not openly.
+        validateLaunchUri(metadata);
+        // Backend services (system/ scopes) are registered by an administrator, not openly: on
+        // registration and on every update through the registration access token alike.
         const grants = Array.isArray(metadata['grant_types']) ? (metadata['grant_types'] as unknown[]) : [];
-        if (ctx?.oidc?.route === 'registration' && grants.includes('client_credentials')) {
+        if (OPEN_REGISTRATION_ROUTES.has(String(ctx?.oidc?.route)) && grants.includes('client_credentials')) {
           throw new errors.InvalidClientMetadata('client_credentials clients are registered by an administrator');
         }
       },
@@ -88,7 +116,8 @@ export async function createProvider({ config, db, now, describePatients }: Prov
       aud(ctx: KoaContextWithOIDC, value: string | undefined) {
         if (ctx.oidc.route !== 'authorization') return;
         if (!value) throw new errors.InvalidRequest('aud is required: set it to the FHIR base URL');
-        if (value.replace(/\/+$/, '') !== fhirBase) throw new errors.InvalidRequest(`aud must be the FHIR base URL ${fhirBase}`);
+        // Exactly the FHIR base, or it with one trailing slash: nothing else names this server.
+        if (value !== fhirBase && value !== `${fhirBase}/`) throw new errors.InvalidRequest(`aud must be the FHIR base URL ${fhirBase}`);
         // Project the requested scopes to what a read-only server can grant, before any prompt sees
         // them. From the raw request: oidc-provider drops offline_access without prompt=consent
         // (an OpenID Connect rule SMART apps do not follow).
@@ -107,6 +136,10 @@ export async function createProvider({ config, db, now, describePatients }: Prov
     },
     features: {
       devInteractions: { enabled: false },
+      // Not offered: the SMART `aud` check (and our scope projection) read the authorization
+      // request itself, so a pushed request could not be completed; discovery advertises only
+      // what works.
+      pushedAuthorizationRequests: { enabled: false },
       registration: { enabled: true, initialAccessToken: false },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       // A public client may introspect or revoke only its own tokens; confidential clients (and
@@ -199,18 +232,15 @@ export async function createProvider({ config, db, now, describePatients }: Prov
     interactions: { url: (_ctx, interaction) => `${new URL(config.issuerUrl).pathname}/interaction/${interaction.uid}` },
     renderError: async (ctx, out) => {
       ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      noFraming(ctx);
       ctx.body = errorPage(out.error ?? 'error', out.error_description ?? '');
     },
     clientBasedCORS: () => true,
   };
 
+  // Forwarded headers: see proxyTrust (app.ts), which sets proxy and maxIpsCount from TRUST_PROXY.
   const provider = new Provider(config.issuerUrl, configuration);
-  provider.proxy = true;
 
   return provider;
-}
-
-function errorPage(error: string, description: string): string {
-  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization error</title></head><body><main><h1>Authorization error</h1><p><code>${esc(error)}</code></p><p>${esc(description)}</p></main></body></html>`;
 }

@@ -19,3 +19,24 @@ export function validateRedirectUris(metadata: { redirect_uris?: unknown; applic
     }
   }
 }
+
+/**
+ * `launch_uri` (SMART EHR launch) follows the redirect_uris rules for web apps: https, or http on
+ * a loopback address. It is shown on every person's launch page and opened with a launch value,
+ * so any other scheme (javascript:, data:, plain http to the network) is refused.
+ */
+export function launchUriProblem(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') return 'launch_uri must be a string';
+  const parsed = URL.parse(value);
+  if (!parsed) return 'launch_uri must be an absolute URL';
+  if (parsed.username || parsed.password) return 'launch_uri must not contain credentials';
+  if (parsed.protocol === 'https:') return undefined;
+  if (parsed.protocol === 'http:' && LOOPBACK.has(parsed.hostname)) return undefined;
+  return 'launch_uri must use https (http is allowed only for loopback addresses)';
+}
+
+export function validateLaunchUri(metadata: Record<string, unknown>): void {
+  const problem = launchUriProblem(metadata['launch_uri']);
+  if (problem) throw new errors.InvalidClientMetadata(problem);
+}

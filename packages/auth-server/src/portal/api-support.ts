@@ -5,7 +5,7 @@
  * `{ error: { code, message, rule? } }` for API errors and the stores' typed refusals.
  */
 import type { Context, Middleware } from 'koa';
-import { HoldValidationError, RestrictionValidationError, findAccountById, type Account, type Database } from '@patient-access/consent';
+import { HoldValidationError, RestrictionValidationError, findAccountById, type Account, type Database, type Logger } from '@patient-access/consent';
 import { PORTAL_IDLE_SECONDS, type PortalCookies } from './portal-session.js';
 
 export class ApiError extends Error {
@@ -30,15 +30,62 @@ export const jsonErrors: Middleware = async (ctx, next) => {
     } else if (err instanceof HoldValidationError || err instanceof RestrictionValidationError) {
       ctx.status = err.status;
       ctx.body = { error: { code: err.code, message: err.message, rule: err.rule } };
-    } else if ((err as { status?: unknown; expose?: unknown }).expose === true && typeof (err as { status?: unknown }).status === 'number') {
-      // Body parser errors (malformed JSON, too large): the client's fault, said plainly.
-      ctx.status = (err as { status: number }).status;
-      ctx.body = { error: { code: 'INVALID_BODY', message: 'The request body could not be read as JSON' } };
+    } else if (clientErrorStatus(err) !== undefined) {
+      // Body parser errors (malformed JSON, too large; co-body sets a 4xx status without `expose`):
+      // the client's fault, said plainly, and logged without a stack (nothing went wrong here).
+      const status = clientErrorStatus(err)!;
+      ctx.status = status;
+      ctx.body =
+        status === 413
+          ? { error: { code: 'BODY_TOO_LARGE', message: 'The request body is too large' } }
+          : status === 415
+            ? { error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send application/json' } }
+            : { error: { code: 'INVALID_BODY', message: 'The request body could not be read as JSON' } };
+      (ctx.state['log'] as Logger | undefined)?.info({ event: 'api.bad-request', status }, 'request body refused');
     } else {
       throw err;
     }
   }
 };
+
+/** The 4xx status of an error thrown by a parser or by Koa for the client's request, if it is one. */
+function clientErrorStatus(err: unknown): number | undefined {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
+/**
+ * The outermost error boundary of a JSON API: anything that escapes jsonErrors is a fault here,
+ * logged through pino by class and database error code only (messages can quote request values,
+ * i.e. PHI), and answered in the API's shape. Replaces Koa's default stack printing to stderr.
+ */
+export function unexpectedErrors(log: Logger): Middleware {
+  return async (ctx, next) => {
+    // Inner handlers (jsonErrors' info line) log through the same logger.
+    if (!ctx.state['log']) ctx.state['log'] = log;
+    try {
+      await next();
+    } catch (err) {
+      const e = err as { name?: unknown; code?: unknown };
+      ((ctx.state['log'] as Logger | undefined) ?? log).error(
+        { event: 'api.error', err: { type: typeof e?.name === 'string' ? e.name : typeof err, ...(typeof e?.code === 'string' ? { code: e.code } : {}) }, route: ctx['_matchedRoute'] ?? 'unmatched', method: ctx.method },
+        'request failed',
+      );
+      ctx.status = 500;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: { code: 'INTERNAL_ERROR', message: 'Something went wrong on our side; try again later' } };
+    }
+  };
+}
+
+/** PostgreSQL cannot store years past 9999 as we write them, nor compare text holding NUL. */
+const LATEST = Date.parse('+010000-01-01T00:00:00Z');
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+
+/** A JSON string usable as a database key or text: present, and without NUL (else undefined). */
+export function textField(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' && !v.includes('\u0000') ? v : undefined;
+}
 
 export interface SessionDeps {
   db: Database;
@@ -73,5 +120,7 @@ export function jsonBody(ctx: Context): Record<string, unknown> {
 /** An ISO date-time from a JSON field (an invalid value becomes an invalid Date for the store to refuse). */
 export function dateField(v: unknown): Date | undefined {
   if (v === undefined || v === null) return undefined;
-  return typeof v === 'string' ? new Date(v) : new Date(Number.NaN);
+  const d = typeof v === 'string' ? new Date(v) : new Date(Number.NaN);
+  // Out of the database's range (e.g. +275760-09-13): invalid, so it is refused (400), not a 500.
+  return d.getTime() >= LATEST || d.getTime() < EARLIEST ? new Date(Number.NaN) : d;
 }

@@ -20,48 +20,37 @@ import {
   findDelegation,
   openDelegation,
   type Account,
+  type AppConfig,
   type Database,
   type Delegation,
   type DelegationBasis,
   type Logger,
 } from '@patient-access/consent';
+import { proxyTrust } from '../proxy-trust.js';
+import { ApiError, dateField, jsonBody, jsonErrors, textField, unexpectedErrors } from './api-support.js';
 import type { PortalCookies } from './portal-session.js';
 import { PORTAL_IDLE_SECONDS } from './portal-session.js';
 
 export interface DelegationApiDeps {
+  config: Pick<AppConfig, 'issuerUrl' | 'trustProxy'>;
   db: Database;
   log: Logger;
   now: () => Date;
   cookies: PortalCookies;
 }
 
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const BASES: readonly DelegationBasis[] = ['parent', 'guardian', 'poa', 'caregiver'];
 
 export function delegationApi(deps: DelegationApiDeps): Koa {
   const { db, now, cookies } = deps;
-  const app = new Koa({ proxy: true });
+  const app = new Koa();
   const router = new Router({ prefix: '/v1/portal/proxy/delegations' });
 
-  app.use(async (ctx, next) => {
-    ctx.set('Cache-Control', 'no-store');
-    try {
-      await next();
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      ctx.status = err.status;
-      ctx.body = { error: { code: err.code, message: err.message } };
-    }
-  });
+  app.use(proxyTrust(app, deps.config.issuerUrl, deps.config.trustProxy));
+  // Unexpected errors: logged through pino (no PHI) and answered in the API's shape; the client's
+  // own mistakes (malformed JSON, wrong types) are 4xx in the same shape (jsonErrors).
+  app.use(unexpectedErrors(deps.log));
+  app.use(jsonErrors);
 
   const signedIn = async (ctx: Context): Promise<Account> => {
     const id = cookies.session.read(ctx, 'session', now());
@@ -81,21 +70,17 @@ export function delegationApi(deps: DelegationApiDeps): Koa {
 
   router.post('/', bodyParser({ enableTypes: ['json'], jsonLimit: '8kb' }), async (ctx) => {
     const account = await signedIn(ctx);
-    if (!ctx.is('application/json')) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send application/json');
+    const body = jsonBody(ctx);
     if (!account.patientId) throw new ApiError(403, 'NOT_A_PATIENT', 'Only a patient can share their own record');
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const basis = body['basis'] ?? 'caregiver';
     if (typeof basis !== 'string' || !BASES.includes(basis as DelegationBasis)) throw new ApiError(400, 'INVALID_BASIS', `basis must be one of ${BASES.join(', ')}`);
     const accessLevel = body['accessLevel'] ?? 'full';
     if (accessLevel !== 'full' && accessLevel !== 'limited') throw new ApiError(400, 'INVALID_ACCESS_LEVEL', 'accessLevel must be full or limited');
-    const endsAt = body['endsAt'] === undefined ? undefined : new Date(String(body['endsAt']));
+    const endsAt = body['endsAt'] === undefined ? undefined : dateField(body['endsAt']);
     if (endsAt && (Number.isNaN(endsAt.getTime()) || endsAt <= now())) throw new ApiError(400, 'INVALID_END', 'endsAt must be a future date-time');
-    const proxy =
-      typeof body['proxyAccountId'] === 'string'
-        ? await findAccountById(db, body['proxyAccountId'])
-        : typeof body['proxyUsername'] === 'string'
-          ? await findAccountByUsername(db, body['proxyUsername'])
-          : undefined;
+    const proxyAccountId = textField(body['proxyAccountId']);
+    const proxyUsername = textField(body['proxyUsername']);
+    const proxy = proxyAccountId ? await findAccountById(db, proxyAccountId) : proxyUsername ? await findAccountByUsername(db, proxyUsername) : undefined;
     // One answer for unknown and unusable accounts: the API does not reveal who has an account.
     if (!proxy || proxy.status !== 'active' || proxy.id === account.id) throw new ApiError(400, 'INVALID_PROXY', 'proxyAccountId or proxyUsername must name another active portal account');
     if (await openDelegation(db, account.patientId, proxy.id)) throw new ApiError(409, 'DELEGATION_ALREADY_EXISTS', 'This person already has, or has asked for, access to your record');
@@ -118,7 +103,8 @@ export function delegationApi(deps: DelegationApiDeps): Koa {
 
   router.delete('/:id', async (ctx) => {
     const account = await signedIn(ctx);
-    const d = await findDelegation(db, ctx.params['id']!);
+    const id = textField(ctx.params['id']);
+    const d = id ? await findDelegation(db, id) : undefined;
     const mine = d && (d.patientId === account.patientId || d.proxyAccountId === account.id);
     if (!d || !mine) throw new ApiError(404, 'DELEGATION_NOT_FOUND', 'No such delegation');
     // PRX-6: ends the delegation and every app grant made under it, in one transaction.

@@ -2,11 +2,11 @@
  * /enroll: the one-time link an administrator's `accounts create` prints. The person chooses a
  * password and adds the shown secret to an authenticator app; the first code proves it works.
  */
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { completeEnrollment, enrollmentAccount, generateTotpSecret, MIN_PASSWORD_LENGTH, type AppConfig, type Database, type Logger } from '@patient-access/consent';
-import { escapeHtml, page } from '../interactions/views.js';
+import { formBody } from '../interactions/form-body.js';
+import { escapeHtml, noFraming, page } from '../interactions/views.js';
 
 export interface EnrollDeps {
   config: AppConfig;
@@ -32,6 +32,7 @@ export function enrollRouter(deps: EnrollDeps): Router {
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Referrer-Policy', 'no-referrer');
+    noFraming(ctx);
     ctx.body = page(
       'Set up your account',
       `<p>Username: <strong>${escapeHtml(username)}</strong></p>
@@ -50,6 +51,7 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
   };
   const invalid = (ctx: Context) => {
     ctx.status = 400;
+    noFraming(ctx);
     ctx.type = 'html';
     ctx.body = page('Enrollment', `<p class="error" role="alert">${PROBLEMS['invalid-link']}</p>`);
   };
@@ -61,7 +63,7 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
     form(ctx, token, found.username, generateTotpSecret());
   });
 
-  router.post('/enroll', bodyParser({ enableTypes: ['form'], formLimit: '8kb' }), async (ctx) => {
+  router.post('/enroll', formBody('8kb'), async (ctx) => {
     const body = ctx.request.body as Record<string, string | undefined>;
     const token = String(body['token'] ?? '');
     const secret = String(body['secret'] ?? '');
@@ -71,6 +73,7 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
     if (!result.ok) return form(ctx, token, found.username, secret, PROBLEMS[result.problem], 400);
     deps.log.info({ event: 'account.enrolled', accountId: result.accountId }, 'account enrolled');
     ctx.type = 'html';
+    noFraming(ctx);
     ctx.body = page('All set', `<p>Your account is ready. <a href="${base}/apps">Sign in</a></p>`);
   });
 

@@ -6,7 +6,6 @@
  * - /launch, the EHR launch: pick a patient (and, for clinicians, an encounter) and a registered
  *   app; issues a single-use `launch` value and opens the app's launch_uri with it.
  */
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -28,9 +27,12 @@ import {
 } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
 import { codeStep, passwordStep, stepMessage, stepStatus, type SignInDeps } from '../interactions/sign-in.js';
-import { escapeHtml, loginPage, mfaPage, page } from '../interactions/views.js';
+import { formBody } from '../interactions/form-body.js';
+import { escapeHtml, loginPage, mfaPage, noFraming, page } from '../interactions/views.js';
 import { describeScope } from '../interactions/scope-descriptions.js';
 import { createLaunch } from '../launch/launch-store.js';
+import { addRefreshTokenScopes } from '../oidc/knex-adapter.js';
+import { launchUriProblem } from '../oidc/redirect-uris.js';
 import { proxyAllowed } from '../smart/proxy-age.js';
 import { PORTAL_IDLE_SECONDS, type PortalCookies } from './portal-session.js';
 
@@ -58,13 +60,14 @@ export function portalRouter(deps: PortalDeps): Router {
   const { db, now, config } = deps;
   const base = new URL(config.issuerUrl).pathname;
   const { session, pending } = deps.cookies;
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const form = formBody();
   const router = new Router();
 
   const html = (ctx: Context, body: string, status = 200) => {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
+    noFraming(ctx);
     ctx.body = body;
   };
   /** Only paths of this server's own pages: never an open redirect. */
@@ -202,12 +205,16 @@ ${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
     try {
       const narrowed = await narrowAppGrant(db, grant.id, parsed.scopes);
       // Refreshes follow the narrowed grant; tokens already issued are narrowed by the API at once.
+      const isResource = (s: string) => s.includes('/') && !s.startsWith('launch');
+      const resources = narrowed.scope.split(' ').filter(isResource);
       const oidcGrant = await deps.provider.Grant.find(grant.id);
       if (oidcGrant) {
-        const resources = narrowed.scope.split(' ').filter((s) => s.includes('/') && !s.startsWith('launch'));
         (oidcGrant.resources as Record<string, string>)[config.fhirBaseUrl] = resources.join(' ');
         await oidcGrant.save();
       }
+      // The provider gives a refresh only scopes named by both the refresh token and the Grant, by
+      // exact string: the token must name the narrowed scopes (a category scope, API-4) too.
+      await addRefreshTokenScopes(db, grant.id, resources);
       deps.log.info({ event: 'grant.narrowed', grantId: grant.id, clientId: grant.clientId }, 'app access narrowed');
       ctx.redirect(`${base}/apps`);
     } catch (err) {
@@ -228,7 +235,7 @@ ${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
     }
     // API-3: the grant row stops the FHIR API at once; the provider's grant takes its tokens.
     await revokeAppGrant(db, grant.id, `revoked by ${account.id === grant.accountId ? 'the approver' : 'the patient'}`, now());
-    await (await deps.provider.Grant.find(grant.id))?.destroy();
+    // (by id: Grant.find no longer returns a grant whose app grant is revoked)
     await deps.provider.Grant.adapter.revokeByGrantId?.(grant.id);
     deps.log.info({ event: 'grant.revoked', grantId: grant.id, clientId: grant.clientId }, 'app access revoked');
     ctx.redirect(`${base}/apps`);
@@ -279,7 +286,9 @@ ${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
     const rows = (await db('oidc_payload').where({ kind: 'Client' }).select('payload')) as { payload: Record<string, unknown> | string }[];
     return rows
       .map((r) => (typeof r.payload === 'string' ? (JSON.parse(r.payload) as Record<string, unknown>) : r.payload))
-      .filter((c) => typeof c['launch_uri'] === 'string' && URL.canParse(String(c['launch_uri'])))
+      // Only launch URIs registration accepts today (https, or http on loopback): a row stored
+      // before that rule is never offered as a target.
+      .filter((c) => typeof c['launch_uri'] === 'string' && launchUriProblem(c['launch_uri']) === undefined)
       .map((c) => ({ clientId: String(c['client_id']), name: String(c['client_name'] ?? c['client_id']), launchUri: String(c['launch_uri']) }));
   }
 

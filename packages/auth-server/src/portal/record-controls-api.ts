@@ -12,7 +12,8 @@ import Koa from 'koa';
 import type { AppConfig, Database, Logger } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
 import { serverSecret } from '../oidc/signing-keys.js';
-import { jsonErrors } from './api-support.js';
+import { proxyTrust } from '../proxy-trust.js';
+import { jsonErrors, unexpectedErrors } from './api-support.js';
 import { dataQualityHoldRouter } from './data-quality-hold-api.js';
 import { harmHoldRouter } from './harm-hold-api.js';
 import { portalCookies } from './portal-session.js';
@@ -39,7 +40,9 @@ export async function recordControlApis(deps: RecordControlApiDeps): Promise<Rec
   // The same secret (and so the same session) as the portal pages and the delegation API.
   const cookies = portalCookies(await serverSecret(deps.db, 'portal-session-key'), deps.config.auth.secureCookies);
   const shared = { db: deps.db, log: deps.log, now, cookies, ageRules: deps.config.policy.ageRules, ...(deps.describePatients ? { describePatients: deps.describePatients } : {}) };
-  const app = new Koa({ proxy: true });
+  const app = new Koa();
+  app.use(proxyTrust(app, deps.config.issuerUrl, deps.config.trustProxy));
+  app.use(unexpectedErrors(deps.log));
   app.use(jsonErrors);
   for (const router of [restrictionsRouter(shared), harmHoldRouter(shared), suspensionRouter(shared), resultDelayRouter(shared), dataQualityHoldRouter(shared)]) {
     app.use(router.routes());

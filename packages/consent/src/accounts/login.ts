@@ -1,7 +1,9 @@
 /**
  * Password and second-factor checks with lockout. Unknown usernames cost the same scrypt work as
- * known ones and get the same answer, so the login form cannot be used to find accounts.
+ * known ones and get the same answer, lockout included (failures are counted per normalized
+ * username for names without an account too), so the login form cannot be used to find accounts.
  */
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Account } from './account-store.js';
 import { hashPassword, verifyPassword } from './password.js';
@@ -16,7 +18,7 @@ export interface LockoutPolicy {
 export const DEFAULT_LOCKOUT: LockoutPolicy = { maxFailures: 5, lockMinutes: 15 };
 
 export type LoginFailure = 'invalid-credentials' | 'locked' | 'inactive';
-export type LoginResult = { ok: true; account: Account; needsTotp: boolean } | { ok: false; reason: LoginFailure };
+export type LoginResult = { ok: true; account: Account; needsTotp: boolean } | { ok: false; reason: LoginFailure; retryAfterSeconds?: number };
 
 interface AccountRow {
   id: string;
@@ -43,61 +45,124 @@ const toAccount = (r: AccountRow): Account => ({
   status: r.status,
 });
 
+/** Usernames are compared trimmed and lower-cased; one with NUL cannot exist (PostgreSQL text). */
+const normalize = (username: string) => username.trim().toLowerCase();
+const impossible = (value: string) => value.includes('\u0000');
+
 export async function findAccountById(db: Knex, id: string): Promise<Account | undefined> {
+  if (impossible(id)) return undefined;
   const row = (await db('account').where({ id }).first()) as AccountRow | undefined;
   return row && toAccount(row);
 }
 
 export async function findAccountByUsername(db: Knex, username: string): Promise<Account | undefined> {
-  const row = (await db('account').where({ username: username.trim().toLowerCase() }).first()) as AccountRow | undefined;
+  const name = normalize(username);
+  if (impossible(name)) return undefined;
+  const row = (await db('account').where({ username: name }).first()) as AccountRow | undefined;
   return row && toAccount(row);
 }
 
+/** The same scrypt work as a real check, for answers that must not be faster than one. */
+async function burnPasswordCheck(password: string): Promise<void> {
+  dummyHash ??= hashPassword('not a real password');
+  await verifyPassword(password, await dummyHash);
+}
+
+const lockedResult = (until: Date, at: Date): LoginResult => ({ ok: false, reason: 'locked', retryAfterSeconds: Math.max(1, Math.ceil((until.getTime() - at.getTime()) / 1000)) });
+
 export async function verifyPasswordLogin(db: Knex, username: string, password: string, at: Date, policy = DEFAULT_LOCKOUT): Promise<LoginResult> {
-  const row = (await db('account').where({ username: username.trim().toLowerCase() }).first()) as AccountRow | undefined;
+  const name = normalize(username);
+  const row = impossible(name) ? undefined : ((await db('account').where({ username: name }).first()) as AccountRow | undefined);
   if (!row) {
-    dummyHash ??= hashPassword('not a real password');
-    await verifyPassword(password, await dummyHash);
-    return { ok: false, reason: 'invalid-credentials' };
+    await burnPasswordCheck(password);
+    // Failures on a name without an account lock it like an account's: same answers, same timing.
+    const until = unknownNames.fail(name, at, policy);
+    return until ? lockedResult(until, at) : { ok: false, reason: 'invalid-credentials' };
   }
-  if (isLocked(row, at)) return { ok: false, reason: 'locked' };
+  if (isLocked(row, at)) {
+    await burnPasswordCheck(password);
+    return lockedResult(new Date(row.locked_until!), at);
+  }
   if (!(await verifyPassword(password, row.password_hash))) {
-    await recordFailure(db, row, at, policy);
+    await recordFailure(db, row.id, at, policy);
     return { ok: false, reason: 'invalid-credentials' };
   }
+  // A lock taken by concurrent failures while this password was being checked still holds.
+  const current = (await db('account').where({ id: row.id }).first('locked_until')) as Pick<AccountRow, 'locked_until'> | undefined;
+  if (current && isLocked(current, at)) return lockedResult(new Date(current.locked_until!), at);
   if (row.status !== 'active') return { ok: false, reason: 'inactive' };
   if (row.totp_secret === null) await db('account').where({ id: row.id }).update({ failed_attempts: 0 });
   return { ok: true, account: toAccount(row), needsTotp: row.totp_secret !== null };
 }
 
 /** Checks a TOTP code once: a code (time step) already accepted is refused, so it cannot be replayed. */
-export async function verifyTotpLogin(db: Knex, accountId: string, code: string, at: Date, policy = DEFAULT_LOCKOUT): Promise<{ ok: true } | { ok: false; reason: LoginFailure }> {
+export async function verifyTotpLogin(db: Knex, accountId: string, code: string, at: Date, policy = DEFAULT_LOCKOUT): Promise<{ ok: true } | { ok: false; reason: LoginFailure; retryAfterSeconds?: number }> {
+  if (impossible(accountId)) return { ok: false, reason: 'invalid-credentials' };
   const row = (await db('account').where({ id: accountId }).first()) as AccountRow | undefined;
   if (!row || row.totp_secret === null) return { ok: false, reason: 'invalid-credentials' };
-  if (isLocked(row, at)) return { ok: false, reason: 'locked' };
+  if (isLocked(row, at)) return lockedResult(new Date(row.locked_until!), at) as { ok: false; reason: LoginFailure; retryAfterSeconds: number };
   if (row.status !== 'active') return { ok: false, reason: 'inactive' };
   const step = matchTotpStep(row.totp_secret, code.trim(), at);
   const lastStep = row.totp_last_step === null ? -1 : Number(row.totp_last_step);
   if (step === null || step <= lastStep) {
-    await recordFailure(db, row, at, policy);
+    await recordFailure(db, row.id, at, policy);
     return { ok: false, reason: 'invalid-credentials' };
   }
-  // Conditional update: two concurrent submissions of the same code cannot both succeed.
+  // Conditional update: two concurrent submissions of the same code cannot both succeed, and a
+  // lock taken meanwhile by concurrent failures still holds.
   const updated = await db('account')
     .where({ id: row.id })
     .andWhere((q) => q.whereNull('totp_last_step').orWhere('totp_last_step', '<', step))
+    .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', at))
     .update({ totp_last_step: step, failed_attempts: 0, locked_until: null });
   return updated === 1 ? { ok: true } : { ok: false, reason: 'invalid-credentials' };
 }
 
-function isLocked(row: AccountRow, at: Date): boolean {
+function isLocked(row: Pick<AccountRow, 'locked_until'>, at: Date): boolean {
   return row.locked_until !== null && new Date(row.locked_until) > at;
 }
 
-async function recordFailure(db: Knex, row: AccountRow, at: Date, policy: LockoutPolicy): Promise<void> {
-  const failures = row.failed_attempts + 1;
-  const lock = failures >= policy.maxFailures;
+/**
+ * One failure, counted in the database in one statement (a read-then-write would let concurrent
+ * wrong passwords overwrite each other's counts and never reach the lockout). The failure that
+ * reaches the limit locks the account and starts the count again.
+ */
+async function recordFailure(db: Knex, accountId: string, at: Date, policy: LockoutPolicy): Promise<void> {
+  const lockUntil = new Date(at.getTime() + policy.lockMinutes * 60_000);
   await db('account')
-    .where({ id: row.id })
-    .update({ failed_attempts: lock ? 0 : failures, locked_until: lock ? new Date(at.getTime() + policy.lockMinutes * 60_000) : row.locked_until });
+    .where({ id: accountId })
+    .update({
+      failed_attempts: db.raw('case when failed_attempts + 1 >= ? then 0 else failed_attempts + 1 end', [policy.maxFailures]),
+      locked_until: db.raw('case when failed_attempts + 1 >= ? then ?::timestamptz else locked_until end', [policy.maxFailures, lockUntil]),
+    });
 }
+
+/**
+ * Failure counts for usernames without an account, so that they lock exactly as accounts do.
+ * In memory (per process) and bounded: keyed by a hash of the name, oldest entries dropped first.
+ */
+class UnknownNameFailures {
+  private readonly entries = new Map<string, { failures: number; lockedUntil: number }>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  /** Records a failure; the lock's end if the name is (now or still) locked. */
+  fail(name: string, at: Date, policy: LockoutPolicy): Date | undefined {
+    const key = createHash('sha256').update(name).digest('base64url');
+    const entry = this.entries.get(key) ?? { failures: 0, lockedUntil: 0 };
+    this.entries.delete(key);
+    if (entry.lockedUntil > at.getTime()) {
+      this.entries.set(key, entry);
+      return new Date(entry.lockedUntil);
+    }
+    entry.failures += 1;
+    // As for an account: the failure that reaches the limit is answered as wrong, the next as locked.
+    if (entry.failures >= policy.maxFailures) entry.lockedUntil = at.getTime() + policy.lockMinutes * 60_000;
+    if (entry.failures >= policy.maxFailures) entry.failures = 0;
+    this.entries.set(key, entry);
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    return undefined;
+  }
+}
+
+const unknownNames = new UnknownNameFailures();

@@ -50,6 +50,15 @@ describe('loadConfig', () => {
     }
   });
 
+  test('TRUST_PROXY: X-Forwarded-For is ignored unless a number of proxies is trusted', () => {
+    expect(load({}).trustProxy).toBe(0);
+    expect(load({ TRUST_PROXY: 'false' }).trustProxy).toBe(0);
+    expect(load({ TRUST_PROXY: 'true' }).trustProxy).toBe(1);
+    expect(load({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(() => load({ TRUST_PROXY: 'all' })).toThrow('TRUST_PROXY: expected false, true or a number of proxies from 1 to 10, got "all"');
+    expect(() => load({ TRUST_PROXY: '11' })).toThrow(ConfigError);
+  });
+
   test('every wrong setting is reported at once', () => {
     try {
       load({ PORT: 'x', LOG_LEVEL: 'y' });

@@ -24,6 +24,12 @@ export interface AppConfig {
   /** Redis for state shared across instances (rate limits); undefined = in-process. */
   redisUrl: string | undefined;
   logLevel: LogLevel;
+  /**
+   * Reverse proxies in front of this process whose X-Forwarded-For entries are trusted: 0 = none
+   * (the client address is the socket's), N = the address N hops back. Per-address rate limits
+   * (RL-1) and the access log's source address (AUD-1) depend on it.
+   */
+  trustProxy: number;
   /** Seed the demo dataset on first start with an empty database (and print demo logins). */
   demoData: boolean;
   demoPatients: number;
@@ -82,6 +88,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     : { kind: 'embedded', dataDir: resolve(cwd, read.string('DATA_DIR', './.data'), 'pg') };
   const redisUrl = read.optionalUrl('REDIS_URL', ['redis:', 'rediss:']);
   const logLevel = read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS);
+  const trustProxy = read.proxyHops('TRUST_PROXY');
   const demoData = read.boolean('DEMO_DATA', database.kind === 'embedded');
   const demoPatients = read.integer('DEMO_PATIENTS', 50, 0, 1_000_000);
 
@@ -95,7 +102,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   const policy = readPolicy(read.raw('POLICY_FILE'), read.raw('JURISDICTION'), cwd, problems);
 
   if (problems.length) throw new ConfigError(problems);
-  return { host, port, publicUrl, fhirBaseUrl, issuerUrl, database, redisUrl, logLevel, demoData, demoPatients, auth, policy };
+  return { host, port, publicUrl, fhirBaseUrl, issuerUrl, database, redisUrl, logLevel, trustProxy, demoData, demoPatients, auth, policy };
 }
 
 const JURISDICTION = /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/;
@@ -133,6 +140,14 @@ function readPolicy(file: string | undefined, jurisdiction: string | undefined, 
     problems.push(...err.problems.map((p) => `POLICY_FILE: ${p}`));
     return fallback;
   }
+}
+
+/**
+ * Koa's options for the client address: with N trusted proxies, the address N entries from the end
+ * of X-Forwarded-For (what the nearest proxy saw); with none, X-Forwarded-* is ignored.
+ */
+export function koaProxyOptions(config: Pick<AppConfig, 'trustProxy'>): { proxy: boolean; maxIpsCount: number } {
+  return { proxy: config.trustProxy > 0, maxIpsCount: config.trustProxy };
 }
 
 /** Directory holding the embedded database and generated files (demo accounts, keys). */
@@ -176,6 +191,16 @@ class EnvReader {
     if (['0', 'false', 'no', 'off'].includes(v)) return false;
     this.problems.push(`${name}: expected true or false, got "${v}"`);
     return fallback;
+  }
+
+  /** unset, false or 0: no proxy is trusted; true: one; an integer from 1 to 10: that many. */
+  proxyHops(name: string): number {
+    const v = this.raw(name)?.toLowerCase();
+    if (v === undefined || ['0', 'false', 'no', 'off'].includes(v)) return 0;
+    if (['true', 'yes', 'on'].includes(v)) return 1;
+    if (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 10) return Number(v);
+    this.problems.push(`${name}: expected false, true or a number of proxies from 1 to 10, got "${v}"`);
+    return 0;
   }
 
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
