@@ -200,14 +200,17 @@ describe('the access log names what $everything sent (AUD-1)', () => {
     return (await h.tdb.db('access_log').where({ patient_id: 'mom', action: 'everything', request_id: requestId })) as { returned_ids: string[]; result_count: number }[];
   };
 
-  test('streamed: one entry with every id sent, shared resources included', async () => {
+  test('streamed: an entry before the first byte, then one with every id sent, shared resources included', async () => {
     const { res, bundle } = await everything(mom, 'mom', '?_type=Condition,Encounter,Location');
-    // Written when the stream ends, after the response: wait for it.
-    let rows: Awaited<ReturnType<typeof entriesOf>> = [];
-    for (let i = 0; i < 50 && rows.length === 0; i++) {
+    // The first entry (no ids) is committed before the response; the second is written when the
+    // stream ends, after the response: wait for it (input-hardening.test.ts tests the order).
+    let all: Awaited<ReturnType<typeof entriesOf>> = [];
+    for (let i = 0; i < 50 && all.length < 2; i++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      rows = await entriesOf(res.headers['x-request-id'] as string);
+      all = await entriesOf(res.headers['x-request-id'] as string);
     }
+    expect(all).toHaveLength(2);
+    const rows = all.filter((r) => r.returned_ids?.length);
     expect(rows).toHaveLength(1);
     expect([...rows[0]!.returned_ids].sort()).toEqual(entryIds(bundle));
     expect(rows[0]!.result_count).toBe(entryIds(bundle).length);

@@ -2,10 +2,25 @@
  * Rate limits and the access log around every PHI route. Limits are per client and patient for
  * token holders and per address otherwise, identical for the portal and every third-party app
  * (RL-1, IB-5). Every read, search and denial with a known token is written to the access log
- * before the response goes out (AUD-1): ids of what was returned, never the data.
+ * before the response goes out (AUD-1): ids of what was returned, never the data. Whatever the
+ * client spelled (parameter names, the type in the URL, X-Forwarded-For) is fitted to the log's
+ * rules here, so an entry is never refused because of it.
  */
 import type { Context, Middleware } from 'koa';
-import { formatScopes, rateLimitHeaders, rateLimitKey, type AccessLogAction, type AccessLogWriter, type BlockingException, type RateLimits } from '@patient-access/consent';
+import {
+  formatScopes,
+  isLoggableIdentifier,
+  isLoggableParamName,
+  isLoggableResourceType,
+  rateLimitHeaders,
+  rateLimitKey,
+  type AccessLogAction,
+  type AccessLogDetail,
+  type AccessLogEntry,
+  type AccessLogWriter,
+  type BlockingException,
+  type RateLimits,
+} from '@patient-access/consent';
 import type { TokenAccess } from '../access/token-access.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
 
@@ -16,11 +31,19 @@ export interface AuditFacts {
   returned?: string[];
   /**
    * For a streamed response: what was actually sent, known once the stream ends (or the client
-   * goes away). The entry is written then, with exactly those ids.
+   * goes away). An entry without ids is committed before the first byte (AUD-1), and a second one
+   * naming exactly these ids when they are known.
    */
-  returnedWhenSent?: Promise<string[]>;
+  returnedWhenSent?: Promise<SentIds>;
+  /** As the client spelled them: the entry keeps the valid names and counts the rest. */
   queryParams?: string[];
   resultCount?: number;
+}
+
+export interface SentIds {
+  returned: string[];
+  /** false: the stream ended early (client gone, a failed query); `returned` is what went out. */
+  complete: boolean;
 }
 
 // The information-blocking classification of each denial the API can give.
@@ -48,13 +71,16 @@ export function accessAudit(log: AccessLogWriter | undefined): Middleware {
     } catch (err) {
       const token = ctx.state['token'] as TokenAccess | undefined;
       if (token && err instanceof OperationOutcomeError) {
-        await log.write({
+        // The type as spelled in the URL ("observation", "Observation/obs-1"): kept only when the log can hold it.
+        const type = ctx.params['type'] === undefined ? undefined : String(ctx.params['type']);
+        await record(ctx, log, {
           ...base(ctx, token),
           action: 'denied',
           outcome: 'denied',
           reason: err.code,
           ...(DENIAL_EXCEPTIONS[err.code] ? { exception: DENIAL_EXCEPTIONS[err.code] } : {}),
-          ...(ctx.params['type'] ? { resourceType: String(ctx.params['type']) } : {}),
+          ...(type !== undefined && isLoggableResourceType(type) ? { resourceType: type } : {}),
+          ...(Object.keys(sourceDetail(ctx)).length ? { detail: sourceDetail(ctx) } : {}),
         });
       }
       throw err;
@@ -62,21 +88,70 @@ export function accessAudit(log: AccessLogWriter | undefined): Middleware {
     const token = ctx.state['token'] as TokenAccess | undefined;
     const facts = ctx.state['audit'] as AuditFacts | undefined;
     if (!token || !facts) return;
-    const entry = (returned: string[] | undefined) => ({
-      ...base(ctx, token),
-      action: facts.action,
-      outcome: 'success' as const,
-      resourceType: facts.resourceType,
-      ...(returned ? { returned, resultCount: facts.resultCount ?? returned.length } : {}),
-      ...(facts.queryParams ? { queryParams: facts.queryParams } : {}),
-    });
+    const params = loggableParams(facts.queryParams);
+    const entry = (returned: string[] | undefined, detail: AccessLogDetail = {}): AccessLogEntry => {
+      const merged = { ...params.detail, ...detail, ...sourceDetail(ctx) };
+      return {
+        ...base(ctx, token),
+        action: facts.action,
+        outcome: 'success',
+        ...(isLoggableResourceType(facts.resourceType) ? { resourceType: facts.resourceType } : {}),
+        ...(returned ? { returned, resultCount: facts.resultCount ?? returned.length } : {}),
+        ...(params.queryParams ? { queryParams: params.queryParams } : {}),
+        ...(Object.keys(merged).length ? { detail: merged } : {}),
+      };
+    };
     if (facts.returnedWhenSent) {
+      // AUD-1: the access is on record before its first byte goes out; if it cannot be, nothing
+      // is sent (the route's stream has not started: Koa sends the body after this returns).
+      await record(ctx, log, entry(undefined, { stream: 'started' }));
+      // The ids are known only once the stream ends; the response is gone by then, so a failure
+      // can only be logged (the entry above already records the access).
       const logger = ctx.state['log'] as { error?: (o: object, msg: string) => void } | undefined;
-      facts.returnedWhenSent.then((ids) => log.write(entry(ids))).catch((err: unknown) => logger?.error?.({ err: String(err) }, 'access log write failed'));
+      facts.returnedWhenSent
+        .then((sent) => log.write(entry(sent.returned, { stream: sent.complete ? 'sent' : 'ended-early' })))
+        .catch((err: unknown) => logger?.error?.({ err: errorKind(err) }, 'access log write of a streamed response\'s ids failed'));
       return;
     }
-    await log.write(entry(facts.returned));
+    await record(ctx, log, entry(facts.returned));
   };
+}
+
+/**
+ * Writes an entry before the response. A failure is never the client's fault and never answered
+ * with the data: 503, logged without the entry (it names the patient and what was read).
+ */
+async function record(ctx: Context, log: AccessLogWriter, entry: AccessLogEntry): Promise<void> {
+  try {
+    await log.write(entry);
+  } catch (err) {
+    (ctx.state['log'] as { error?: (o: object, msg: string) => void } | undefined)?.error?.({ err: errorKind(err) }, 'access log write failed');
+    throw new OperationOutcomeError('UPSTREAM_UNAVAILABLE', 'The request could not be recorded; retry later', { 'Retry-After': '5' });
+  }
+}
+
+/** The error's class and code only: messages of validation and database errors can quote ids or values. */
+function errorKind(err: unknown): { type: string; code?: string } {
+  const e = err as { name?: unknown; code?: unknown } | null;
+  return { type: typeof e?.name === 'string' ? e.name : typeof err, ...(typeof e?.code === 'string' ? { code: e.code } : {}) };
+}
+
+/**
+ * Parameter names as the log may hold them (PARAM_NAME): a name the client spelled otherwise
+ * (non-ASCII, a leading digit, a space, too long) is counted, not stored, so the entry still
+ * records the request and that it carried such names.
+ */
+function loggableParams(names: readonly string[] | undefined): { queryParams?: string[]; detail?: AccessLogDetail } {
+  if (!names) return {};
+  const unique = [...new Set(names)];
+  const kept = unique.filter(isLoggableParamName);
+  const dropped = unique.length - kept.length;
+  return { queryParams: kept, ...(dropped ? { detail: { unloggableParams: dropped } } : {}) };
+}
+
+/** Behind a proxy the address comes from X-Forwarded-For, which the client writes. */
+function sourceDetail(ctx: Context): AccessLogDetail {
+  return isLoggableIdentifier(ctx.ip) ? {} : { sourceAddress: 'unloggable' };
 }
 
 function base(ctx: Context, token: TokenAccess) {
@@ -89,6 +164,6 @@ function base(ctx: Context, token: TokenAccess) {
     grantId: token.grantId,
     ...(token.delegationId ? { delegationId: token.delegationId } : {}),
     requestId: String(ctx.state['requestId'] ?? ''),
-    sourceAddress: ctx.ip,
+    ...(isLoggableIdentifier(ctx.ip) ? { sourceAddress: ctx.ip } : {}),
   } as const;
 }

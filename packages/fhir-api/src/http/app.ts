@@ -6,7 +6,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { JWTVerifyGetKey } from 'jose';
-import { auditEventsFor, cors, requestContext, type AccessLogWriter, type AppConfig, type Database, type Logger, type RateLimits } from '@patient-access/consent';
+import { auditEventsFor, cors, koaProxyOptions, requestContext, type AccessLogWriter, type AppConfig, type Database, type Logger, type RateLimits } from '@patient-access/consent';
 import { createAccessResolver } from '../access/token-access.js';
 import { ResourceStore } from '../store/resource-store.js';
 import { fhirRoutes } from './fhir-routes.js';
@@ -32,7 +32,8 @@ export interface FhirAppDeps {
 
 export function createFhirApp({ config, db, log, metrics = new Registry(), smartConfiguration, tokenKeys, now, rateLimits, accessLog }: FhirAppDeps): Koa {
   if (!metrics.getSingleMetric('process_cpu_seconds_total')) collectDefaultMetrics({ register: metrics });
-  const app = new Koa({ proxy: true });
+  // X-Forwarded-For only from as many proxies as TRUST_PROXY says: the address keys unauthenticated rate limits and the access log.
+  const app = new Koa(koaProxyOptions(config));
   const router = new Router();
 
   router.get('/healthz', (ctx) => {
@@ -83,5 +84,10 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
   app.use(async (ctx, next) => (ctx.path.startsWith('/fhir/') && !ctx.path.startsWith('/fhir/.well-known/') ? contentNegotiation(ctx, next) : next()));
   app.use(router.routes());
   app.use((fhir ?? denyAll).routes());
+  // A path under /fhir that no route matches (an empty segment: `Observation//obs-1`) still gets
+  // FHIR's 404, not Koa's text/plain one.
+  app.use((ctx) => {
+    if (ctx.path === '/fhir' || ctx.path.startsWith('/fhir/')) throw new OperationOutcomeError('NOT_FOUND', 'Not found');
+  });
   return app;
 }

@@ -1,9 +1,11 @@
 /**
- * The FHIR API's single error handler: OperationOutcomeError → its status and body; a database
- * outage → 503; anything else → 500 with no internals (the cause is logged with the request id).
+ * The FHIR API's single error handler: OperationOutcomeError → its status and body; a client
+ * error from the HTTP plumbing (body too large, unsupported or corrupt content encoding) → its
+ * 4xx as an OperationOutcome; a database outage → 503; anything else → 500 with no internals
+ * (the cause is logged with the request id).
  */
 import type { Middleware } from 'koa';
-import { OperationOutcomeError, outcome } from '../outcomes/operation-outcome.js';
+import { OperationOutcomeError, fromHttpError, outcome } from '../outcomes/operation-outcome.js';
 
 const DB_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P03', '08006', '08001', '53300']);
 
@@ -12,8 +14,9 @@ export const errorBoundary: Middleware = async (ctx, next) => {
     await next();
   } catch (err) {
     let e: OperationOutcomeError;
-    if (err instanceof OperationOutcomeError) {
-      e = err;
+    const clientError = err instanceof OperationOutcomeError ? err : (fromHttpError(err) ?? fromDecodeError(err));
+    if (clientError) {
+      e = clientError;
     } else if (isDatabaseUnavailable(err)) {
       e = new OperationOutcomeError('UPSTREAM_UNAVAILABLE', 'The service is temporarily unavailable; retry later', { 'Retry-After': '5' });
       ctx.state['log']?.warn({ err: errorSummary(err) }, 'database unavailable');
@@ -28,6 +31,13 @@ export const errorBoundary: Middleware = async (ctx, next) => {
     ctx.body = e.toOutcome();
   }
 };
+
+/** zlib's errors inflating a request body that says gzip or deflate but is not: the client's fault. */
+function fromDecodeError(err: unknown): OperationOutcomeError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('Z_')) return undefined;
+  return new OperationOutcomeError('INVALID_REQUEST', 'The request body does not match its Content-Encoding');
+}
 
 function isDatabaseUnavailable(err: unknown): boolean {
   const code = (err as { code?: string })?.code;

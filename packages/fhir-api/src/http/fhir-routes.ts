@@ -7,13 +7,14 @@
 import { Readable } from 'node:stream';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { grantFor, type AccessLogWriter, type Interaction, type RateLimits } from '@patient-access/consent';
 import { accessScope } from '../access/access-filters.js';
 import { insufficientScope, type AccessResolver, type TokenAccess } from '../access/token-access.js';
-import { accessAudit, limitRequest, type AuditFacts } from './access-audit.js';
+import { accessAudit, limitRequest, type AuditFacts, type SentIds } from './access-audit.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
 import { MAX_COUNT, parseSearch } from '../search/parse-search.js';
+import { MAX_INSTANT, MIN_INSTANT } from '../search/normalize.js';
 import { isCompartmentType, supportedResourceTypes } from '../search/registry.js';
 import { SearchError, type Filter, type PageCursor } from '../search/search-request.js';
 import type { ResourceStore, StoredResource } from '../store/resource-store.js';
@@ -31,10 +32,22 @@ export interface FhirRouteDeps {
 }
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+/** A search cursor's keyset position: a resource id, or the access log's own (base64url) cursor. */
+const CURSOR_AFTER_ID = /^[A-Za-z0-9\-._]{1,128}$/;
+/** Far beyond any record's size, and within the integer range the SQL OFFSET and JSON take exactly. */
+const MAX_CURSOR_OFFSET = 2_000_000_000;
+const FORM = 'application/x-www-form-urlencoded';
 
 export function fhirRoutes(deps: FhirRouteDeps): Router {
   const router = new Router({ prefix: '/fhir' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '64kb' });
+  // A body the form parser would skip (JSON, text) would leave the search to the query string
+  // alone, i.e. silently wider than asked: refused instead. No body at all is fine.
+  const formOnly: Middleware = async (ctx, next) => {
+    const hasBody = ctx.get('Transfer-Encoding') !== '' || (ctx.request.length ?? 0) > 0;
+    if (hasBody && !ctx.request.is(FORM)) throw new OperationOutcomeError('UNSUPPORTED_MEDIA_TYPE', `POST _search takes an ${FORM} body`);
+    await next();
+  };
   // AuditEvent at this API is the patient's access log (access-log-view.ts), not stored resources.
   const logView = { store: deps.store, read: deps.readAccessLog, fhirBaseUrl: deps.fhirBaseUrl };
 
@@ -94,7 +107,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
       ctx.set('ETag', etag);
       ctx.set('Last-Modified', found.lastUpdated.toUTCString());
     }
-    if (etag && ctx.get('If-None-Match') === etag) {
+    if (etag && noneMatch(ctx.get('If-None-Match'), etag)) {
       ctx.status = 304;
       return;
     }
@@ -144,10 +157,11 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     await search(ctx, queryPairs(ctx.querystring));
   });
 
-  router.post('/:type/_search', form, async (ctx) => {
+  router.post('/:type/_search', formOnly, form, async (ctx) => {
     ctx.state['route'] = '/fhir/:type/_search';
-    const body = ctx.request.body as Record<string, string | string[]> | undefined;
-    const fromBody = Object.entries(body ?? {}).flatMap(([k, v]) => [v].flat().map((x): [string, string] => [k, String(x)]));
+    // The raw body, split like the query string: the parser's own result (qs) drops fields past
+    // 1000 and turns `code[a]=1` into objects; here every field counts (parseSearch limits them).
+    const fromBody = [...new URLSearchParams(ctx.request.rawBody ?? '')];
     await search(ctx, [...queryPairs(ctx.querystring), ...fromBody]);
   });
 
@@ -164,6 +178,11 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     ctx.state['route'] = '/fhir/Patient/:id/$access-log';
     // The access log's own reads carry no epoch guard: the context is read for this request.
     const token = await access(ctx, 'Patient', 'read', true);
+    // The view reads _since as an instant: one outside the years the database takes is a 400 here.
+    for (const [name, value] of queryPairs(ctx.querystring)) {
+      const at = name === '_since' ? new Date(value) : undefined;
+      if (at && (at < MIN_INSTANT || at > MAX_INSTANT)) throw new OperationOutcomeError('INVALID_PARAMETER_VALUE', `Invalid _since: ${value}`);
+    }
     await accessLogOperation(ctx, logView, token);
   });
 
@@ -303,12 +322,18 @@ async function everything(
   const first = await batches.next();
   const seenShared = new Set<string>();
   const store = deps.store;
-  // The access log entry is written when the stream ends, naming what was actually sent.
+  // One access log entry is committed before the first byte (access-audit.ts); a second, written
+  // when the stream ends, names what was actually sent.
   const sent: string[] = [];
-  let finished!: (ids: string[]) => void;
-  audit.returnedWhenSent = new Promise<string[]>((resolve) => (finished = resolve));
-  // A client gone before the body was read still leaves its entry (with whatever was sent).
-  ctx.res.once('close', () => finished(sent));
+  let complete = false;
+  let finished!: (ids: SentIds) => void;
+  audit.returnedWhenSent = new Promise<SentIds>((resolve) => (finished = resolve));
+  ctx.res.once('close', () => {
+    // A client gone before the body was read still leaves its entry (with whatever was sent).
+    finished({ returned: [...sent], complete });
+    // The body may never start (the first entry could not be written): the reads end here.
+    void batches.return(undefined);
+  });
   async function* body(): AsyncGenerator<string> {
     yield head().slice(0, -1);
     // FHIR JSON has no empty arrays: "entry" opens with the first entry.
@@ -332,8 +357,9 @@ async function everything(
         }
         step = await batches.next();
       }
+      complete = true;
     } finally {
-      finished(sent);
+      finished({ returned: [...sent], complete });
       await batches.return(undefined); // a client that goes away stops the queries
     }
     yield sep === ',' ? ']}' : '}';
@@ -357,11 +383,16 @@ function encodeEverythingCursor(after: { type: string; id: string }, grantId: st
   return Buffer.from(JSON.stringify({ t: after.type, a: after.id, g: grantId })).toString('base64url');
 }
 
-/** Like search cursors: bound to the grant, and only a position (the access filters still apply). */
+/**
+ * Like search cursors: bound to the grant, and only a position (the access filters still apply).
+ * An edited position must still be a type of the walk and a FHIR id: it goes into the SQL.
+ */
 function decodeEverythingCursor(raw: string, grantId: string): { type: string; id: string } {
   try {
     const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { t?: unknown; a?: unknown; g?: unknown };
-    if (parsed.g === grantId && typeof parsed.t === 'string' && typeof parsed.a === 'string') return { type: parsed.t, id: parsed.a };
+    if (parsed.g === grantId && typeof parsed.t === 'string' && EVERYTHING_TYPES.includes(parsed.t) && typeof parsed.a === 'string' && ID.test(parsed.a)) {
+      return { type: parsed.t, id: parsed.a };
+    }
   } catch {
     // fall through
   }
@@ -383,12 +414,36 @@ function encodeCursor(cursor: PageCursor, grantId: string): string {
 function decodeCursor(raw: string, grantId: string): PageCursor {
   try {
     const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { afterId?: unknown; offset?: unknown; g?: unknown };
+    // Bound to the grant; an edited position must still be one the SQL takes (an id-like
+    // keyset value, an offset within range), answered like any other bad cursor.
     if (parsed.g === grantId) {
-      if (typeof parsed.afterId === 'string') return { afterId: parsed.afterId };
-      if (Number.isInteger(parsed.offset) && (parsed.offset as number) >= 0) return { offset: parsed.offset as number };
+      if (typeof parsed.afterId === 'string' && CURSOR_AFTER_ID.test(parsed.afterId)) return { afterId: parsed.afterId };
+      const offset = parsed.offset;
+      if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0 && offset <= MAX_CURSOR_OFFSET) return { offset };
     }
   } catch {
     // fall through
   }
   throw new SearchError('INVALID_PARAMETER_VALUE', 'Invalid or foreign paging cursor');
+}
+
+/**
+ * If-None-Match for a GET (RFC 9110 §13.1.2): `*`, or a list of entity tags compared weakly
+ * (W/"1" matches "1"). A header that does not parse matches nothing: the full response is sent.
+ */
+function noneMatch(header: string, etag: string): boolean {
+  const value = header.trim();
+  if (!value) return false;
+  if (value === '*') return true;
+  const opaque = (tag: string) => (tag.startsWith('W/') ? tag.slice(2) : tag);
+  const current = opaque(etag);
+  const tags: string[] = [];
+  const item = /\s*((?:W\/)?"[\x21\x23-\x7e\x80-\xff]*")\s*(?:,|$)/y;
+  while (item.lastIndex < value.length) {
+    const start = item.lastIndex;
+    const m = item.exec(value);
+    if (!m || item.lastIndex === start) return false;
+    tags.push(m[1]!);
+  }
+  return tags.some((t) => opaque(t) === current);
 }

@@ -14,6 +14,13 @@ export function normalizeReference(ref: string, fhirBaseUrl?: string): string | 
   return `${m[1]}/${m[2]}`;
 }
 
+/**
+ * The instants a search may name: FHIR's years 0001-9999. Year 0 and years past 9999 are out of
+ * FHIR's grammar, and written out (toISOString) they are not timestamps PostgreSQL reads.
+ */
+export const MIN_INSTANT = utc(1, 0, 1);
+export const MAX_INSTANT = new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+
 export interface DateRange {
   lo: Date;
   hi: Date;
@@ -21,6 +28,17 @@ export interface DateRange {
 
 const DATE_RE =
   /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+
+/**
+ * dateRange for a value a client searches by: undefined also when the range reaches outside
+ * MIN_INSTANT..MAX_INSTANT (year 0000, or 0001 or 9999 pushed over the edge by a zone offset),
+ * which the SQL could not compare against.
+ */
+export function searchDateRange(value: string): DateRange | undefined {
+  const range = dateRange(value);
+  if (!range || range.lo < MIN_INSTANT || range.hi > MAX_INSTANT) return undefined;
+  return range;
+}
 
 /**
  * The instant range a FHIR date, dateTime or instant covers at its precision: `2024-03` is the
@@ -45,14 +63,15 @@ export function dateRange(value: string): DateRange | undefined {
     return { lo, hi: new Date(lo.getTime() + 86_400_000 - 1) };
   }
   const ms = frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0;
-  const base = Date.UTC(year, (month ?? 1) - 1, day ?? 1, Number(h), Number(mi), s ? Number(s) : 0, ms) - offsetMs;
+  const base = utc(year, (month ?? 1) - 1, day ?? 1, Number(h), Number(mi), s ? Number(s) : 0, ms).getTime() - offsetMs;
   // Precision: seconds given → that second (or that millisecond with fractions); minutes → that minute.
   const span = frac ? 1 : s !== undefined ? 1000 : 60_000;
   return { lo: new Date(base), hi: new Date(base + span - 1) };
 }
 
-function utc(y: number, m: number, d: number): Date {
-  const dt = new Date(Date.UTC(y, m, d));
+/** Date.UTC, except that years 0-99 are those years (Date.UTC reads them as 1900-1999). */
+function utc(y: number, m: number, d: number, h = 0, mi = 0, s = 0, ms = 0): Date {
+  const dt = new Date(Date.UTC(y, m, d, h, mi, s, ms));
   dt.setUTCFullYear(y);
   return dt;
 }

@@ -2,7 +2,7 @@
  * URL query → SearchRequest. Pure: validation errors are SearchError (a 400 at the HTTP layer),
  * never a silently dropped filter (which would widen a search). https://hl7.org/fhir/R4/search.html
  */
-import { dateRange, normalizeReference, normalizeString } from './normalize.js';
+import { MAX_INSTANT, MIN_INSTANT, normalizeReference, normalizeString, searchDateRange } from './normalize.js';
 import { getSearchParam, isSupportedInclude } from './registry.js';
 import {
   SearchError,
@@ -18,7 +18,15 @@ import {
 export const DEFAULT_COUNT = 50;
 export const MAX_COUNT = 1000;
 const MAX_VALUES = 100;
+/**
+ * Parameters per search, counted the same for GET and for POST _search (query string and form
+ * body together): as many as the values one parameter may OR. A limit, not a cut: more is a 400,
+ * never a search run on the first so many (which would be wider than asked).
+ */
+export const MAX_PARAMETERS = 100;
 const MAX_VALUE_LENGTH = 512;
+// No value of any parameter has a use for control characters, and PostgreSQL refuses NUL in text.
+const CONTROL = /[\u0000-\u001f\u007f]/;
 const PREFIXES: readonly DatePrefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
 const RESULT_PARAMS = new Set(['_count', '_sort', '_include', '_revinclude', '_summary', '_elements', '_total', '_format', '_pretty', '_cursor']);
 
@@ -41,8 +49,12 @@ export function parseSearch(resourceType: string, query: [string, string][], opt
     ignored: [],
   };
   const seenResult = new Set<string>();
+  if (query.length > MAX_PARAMETERS) throw new SearchError('INVALID_SEARCH_PARAMETER', `At most ${MAX_PARAMETERS} search parameters are accepted`);
   for (const [rawName, rawValue] of query) {
     if (rawValue.length > MAX_VALUE_LENGTH * 4) throw new SearchError('INVALID_PARAMETER_VALUE', `Value of ${rawName} is too long`);
+    if (CONTROL.test(rawValue)) throw new SearchError('INVALID_PARAMETER_VALUE', `Value of ${rawName} contains control characters`);
+    // Form-style nesting (code[a]=1, code[]=1) is no FHIR syntax; ignoring it would widen the search.
+    if (/[[\]]/.test(rawName)) throw new SearchError('INVALID_SEARCH_PARAMETER', `Nested or array parameter names are not supported: ${rawName}`);
     const [name, modifier, ...extra] = rawName.split(':');
     if (!name || extra.length) throw new SearchError('INVALID_SEARCH_PARAMETER', `Invalid parameter name: ${rawName}`);
     if (RESULT_PARAMS.has(name)) {
@@ -194,8 +206,16 @@ function parseReference(name: string, v: string, target: string | undefined, bas
 function parseDate(name: string, v: string): DateValue {
   const prefix = (PREFIXES as readonly string[]).includes(v.slice(0, 2)) ? (v.slice(0, 2) as DatePrefix) : 'eq';
   const value = prefix === 'eq' && !v.startsWith('eq') ? v : v.slice(2);
-  const range = dateRange(value);
+  const range = searchDateRange(value);
   if (!range) throw new SearchError('INVALID_PARAMETER_VALUE', `Invalid date in ${name}: ${v}`);
+  if (prefix === 'ap') {
+    // The SQL widens `ap` by 10% of the value's distance from now, at least a day (filter-sql.ts):
+    // the widened range must stay within the searchable years too (with slack for the clock).
+    const margin = Math.max(86_400_000, Math.abs(Date.now() - range.lo.getTime()) * 0.1) * 1.01 + 86_400_000;
+    if (range.lo.getTime() - margin < MIN_INSTANT.getTime() || range.hi.getTime() + margin > MAX_INSTANT.getTime()) {
+      throw new SearchError('INVALID_PARAMETER_VALUE', `Date in ${name} is too near the edge of the searchable years for ap: ${v}`);
+    }
+  }
   return { prefix, lo: range.lo, hi: range.hi };
 }
 
