@@ -6,6 +6,7 @@
  * is itself withheld, a hold on a report holds its results, and a labelled report hides its
  * results from a limited proxy.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Resource } from '@medplum/fhirtypes';
 import { insertHoldItems } from '@patient-access/consent';
@@ -174,5 +175,42 @@ describe('Provenance and reports', () => {
     expect(entryIds((await ok(parent, 'Observation?patient=teen')) as never)).toEqual(['Observation/t-plain']);
     expect(entryIds((await ok(teen, 'Observation?patient=teen')) as never)).toEqual(['Observation/t-obs', 'Observation/t-plain']);
     expect((await h.get(teen, 'DiagnosticReport/t-dr')).status).toBe(200);
+  });
+});
+
+describe('the access log names what was withheld, and why (AUD-1)', () => {
+  const logged = async (token: string, path: string) => {
+    const requestId = randomUUID();
+    const res = await h.get(token, path, { 'X-Request-Id': requestId });
+    const [row] = (await h.tdb.db('access_log').where({ request_id: requestId })) as { action: string; withheld: { ref: string; reason: string; exception: string }[] | string }[];
+    const withheld = typeof row!.withheld === 'string' ? (JSON.parse(row!.withheld) as { ref: string; reason: string; exception: string }[]) : row!.withheld;
+    return { status: res.status, action: row!.action, withheld: withheld.map((w) => [w.ref, w.reason, w.exception]) };
+  };
+
+  test('a search: every match its scopes cover that the plan left out, with reason and exception', async () => {
+    const { action, withheld } = await logged(pat, 'Observation?patient=pat');
+    expect(action).toBe('search');
+    expect(withheld).toEqual([
+      ['Observation/o-eie', 'entered-in-error', 'preventing_harm'],
+      ['Observation/o-held', 'harm-hold', 'preventing_harm'],
+      ['Observation/o-inrep', 'harm-hold', 'preventing_harm'],
+      ['Observation/o-prelim', 'release-status', 'not_yet_final'],
+    ]);
+    // The next pages name what they returned; the first one named what was withheld.
+    expect((await logged(pat, 'Observation?patient=pat&_count=1')).withheld).toHaveLength(4);
+  });
+
+  test("a read refused for a resource of the record says why; another patient's resource is not the record's", async () => {
+    expect(await logged(pat, 'Condition/c-held')).toEqual({ status: 404, action: 'denied', withheld: [['Condition/c-held', 'harm-hold', 'preventing_harm']] });
+    expect(await logged(pat, 'Observation/t-obs')).toEqual({ status: 404, action: 'denied', withheld: [] });
+    expect(await logged(pat, 'Observation/no-such')).toEqual({ status: 404, action: 'denied', withheld: [] });
+  });
+
+  test("a teen's parent: the labelled report and the result that would reveal it, as the minor's privacy", async () => {
+    const { withheld } = await logged(parent, 'Observation?patient=teen');
+    expect(withheld).toEqual([['Observation/t-obs', 'proxy-age-limited', 'privacy_minor']]);
+    expect((await logged(parent, 'DiagnosticReport/t-dr')).withheld).toEqual([['DiagnosticReport/t-dr', 'proxy-age-limited', 'privacy_minor']]);
+    // The teen's own search withholds nothing.
+    expect((await logged(teen, 'Observation?patient=teen')).withheld).toEqual([]);
   });
 });

@@ -29,7 +29,22 @@ export function accessScope(inputs: AccessInputs, interaction: Interaction): Acc
     forType: (type) => compiledTypeAccess(inputs, type, interaction),
     planFor: (type) => compiledTypeAccess(planInputs, type, 'read'),
     withheld: withheldTargets(inputs.plan),
+    scopesFor: (type) => scopeTypeAccess(inputs, type, interaction),
   };
+}
+
+const scopeAccess = new WeakMap<readonly Scope[], Map<string, TypeAccess | undefined>>();
+
+/** What the scopes alone let the token see of a type (kept per scope list, like compiledTypeAccess). */
+function scopeTypeAccess(inputs: AccessInputs, type: string, interaction: Interaction): TypeAccess | undefined {
+  let byKey = scopeAccess.get(inputs.scopes);
+  if (!byKey) scopeAccess.set(inputs.scopes, (byKey = new Map()));
+  const key = `${inputs.contexts.join(',')}|${interaction}|${type}`;
+  if (!byKey.has(key)) {
+    const grant = grantFor(inputs.scopes, inputs.contexts, type, interaction);
+    byKey.set(key, grant.kind === 'none' ? undefined : { anyOf: grant.kind === 'all' ? [[]] : grant.anyOf.map((constraints) => scopeFilters(type, constraints)) });
+  }
+  return byKey.get(key);
 }
 
 const withheldByPlan = new WeakMap<GrantedPlan, WithheldTargets>();

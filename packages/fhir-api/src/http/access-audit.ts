@@ -20,6 +20,7 @@ import {
   type AccessLogWriter,
   type BlockingException,
   type RateLimits,
+  type WithheldItem,
 } from '@patient-access/consent';
 import type { TokenAccess } from '../access/token-access.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
@@ -38,6 +39,8 @@ export interface AuditFacts {
   /** As the client spelled them: the entry keeps the valid names and counts the rest. */
   queryParams?: string[];
   resultCount?: number;
+  /** What the plan withheld of what was asked for, with each item's reason (AUD-1). */
+  withheld?: WithheldItem[];
 }
 
 export interface SentIds {
@@ -80,6 +83,8 @@ export function accessAudit(log: AccessLogWriter | undefined): Middleware {
           reason: err.code,
           ...(DENIAL_EXCEPTIONS[err.code] ? { exception: DENIAL_EXCEPTIONS[err.code] } : {}),
           ...(type !== undefined && isLoggableResourceType(type) ? { resourceType: type } : {}),
+          // A read refused for a resource the record holds: which, and why (set by the route).
+          ...(ctx.state['withheld'] ? { withheld: ctx.state['withheld'] as WithheldItem[] } : {}),
           ...(Object.keys(sourceDetail(ctx)).length ? { detail: sourceDetail(ctx) } : {}),
         });
       }
@@ -97,6 +102,7 @@ export function accessAudit(log: AccessLogWriter | undefined): Middleware {
         outcome: 'success',
         ...(isLoggableResourceType(facts.resourceType) ? { resourceType: facts.resourceType } : {}),
         ...(returned ? { returned, resultCount: facts.resultCount ?? returned.length } : {}),
+        ...(facts.withheld?.length ? { withheld: facts.withheld } : {}),
         ...(params.queryParams ? { queryParams: params.queryParams } : {}),
         ...(Object.keys(merged).length ? { detail: merged } : {}),
       };

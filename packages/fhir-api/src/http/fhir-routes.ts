@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { grantFor, type AccessLogWriter, type Interaction, type RateLimits } from '@patient-access/consent';
+import { grantFor, type AccessLogWriter, type Interaction, type RateLimits, type WithheldItem } from '@patient-access/consent';
 import { accessScope } from '../access/access-filters.js';
 import { insufficientScope, type AccessResolver, type TokenAccess } from '../access/token-access.js';
 import { accessAudit, limitRequest, type AuditFacts, type SentIds } from './access-audit.js';
@@ -29,6 +29,11 @@ export interface FhirRouteDeps {
   resolveAccess: AccessResolver;
   rateLimits?: RateLimits;
   accessLog?: AccessLogWriter;
+  /**
+   * What a read or search withheld from the token and why, for its access-log entry (AUD-1):
+   * explainWithheld over the store. Unset: entries name what was returned only.
+   */
+  withheldFor?: (token: TokenAccess, type: string, filters: Filter[], interaction: Interaction, o?: { outsideScopes?: boolean }) => Promise<WithheldItem[]>;
 }
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -99,7 +104,13 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
       const current = await recheck(ctx, token, type, 'read');
       if (current) found = await read(current);
     }
-    if (!found) throw new OperationOutcomeError('NOT_FOUND', `${type}/${id} is not known`);
+    if (!found) {
+      // AUD-1: the log (never the response) says whether the patient's record holds it, and why it was withheld.
+      if (deps.withheldFor && ID.test(id) && supportedResourceTypes.has(type)) {
+        ctx.state['withheld'] = await deps.withheldFor(token, type, [{ kind: 'id', values: [id] }], 'read', { outsideScopes: true });
+      }
+      throw new OperationOutcomeError('NOT_FOUND', `${type}/${id} is not known`);
+    }
     ctx.state['audit'] = { action: 'read', resourceType: type, returned: [`${type}/${found.id}`] } satisfies AuditFacts;
     // A redacted report (REL-7) changes when a result is released, without a new version: no validator.
     const etag = found.redacted ? undefined : `W/"${found.versionId}"`;
@@ -135,10 +146,13 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
         result = await deps.store.search(request, accessScope(current, 'search'));
       }
     }
+    // AUD-1: what the search left out of what the token's scopes cover, and why; once per search (its first page).
+    const withheld = deps.withheldFor && !request.cursor ? await deps.withheldFor(token, type, request.filters, 'search') : [];
     ctx.state['audit'] = {
       action: 'search',
       resourceType: type,
       returned: [...result.matches, ...result.included].map((r) => `${r.resourceType}/${r.id}`),
+      ...(withheld.length ? { withheld } : {}),
       queryParams: [...new Set(pairs.map(([k]) => k))],
       ...(request.summaryCount && result.total !== undefined ? { resultCount: result.total } : {}),
     } satisfies AuditFacts;

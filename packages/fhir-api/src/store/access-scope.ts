@@ -43,6 +43,11 @@ export interface AccessScope {
    * one matches nothing. Unset (trusted internal callers): nothing is withheld.
    */
   withheld?: WithheldTargets;
+  /**
+   * The token's scopes alone for a type (no plan): with forType, what the reader was refused
+   * and why (ResourceStore.withheldMatches, for the access log). Unset: nothing is reported.
+   */
+  scopesFor?(resourceType: string): TypeAccess | undefined;
 }
 
 /** Full access to the given compartments (trusted internal callers, tests of the store itself). */

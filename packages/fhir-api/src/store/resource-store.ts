@@ -170,6 +170,35 @@ export class ResourceStore {
   }
 
   /**
+   * What matches `filters` in the reader's compartment and is withheld from them (AUD-1: the
+   * access log names what was withheld, and why): rows the token's scopes cover (or, with
+   * `outsideScopes`, any) that the full access condition refuses, with their row tokens (status,
+   * categories, labels) and whether the scopes cover them, for the caller to give each its reason.
+   * At most `limit` rows; nothing for a shared type, or without AccessScope.scopesFor.
+   */
+  async withheldMatches(
+    resourceType: string,
+    filters: Filter[],
+    access: AccessScope,
+    o: { limit: number; outsideScopes?: boolean },
+  ): Promise<{ ref: string; rowTokens: string[]; inScope: boolean }[]> {
+    if (!isCompartmentType(resourceType) || !access.scopesFor || !access.patientIds.length) return [];
+    const everything: AccessScope = { patientIds: access.patientIds, forType: () => ({ anyOf: [[]] }), ...(access.at ? { at: access.at } : {}) };
+    const base = this.visibleWhere(resourceType, everything, filters);
+    if (!base) return [];
+    const scopes = access.scopesFor(resourceType);
+    const scoped = scopes ? accessWhere(resourceType, scopes, access, false) : { sql: 'false', bindings: [] };
+    const full = access.forType(resourceType);
+    const visible = full ? accessWhere(resourceType, full, access, false) : { sql: 'false', bindings: [] };
+    const sql =
+      `select r.resource_type, r.id, r.row_tokens, coalesce((${scoped.sql}), false) as in_scope from resource as r ` +
+      `where ${base.sql}${o.outsideScopes ? '' : ` and coalesce((${scoped.sql}), false)`} and not coalesce((${visible.sql}), false) order by r.id limit ?`;
+    const bindings = bindRequestTime([...scoped.bindings, ...base.bindings, ...(o.outsideScopes ? [] : scoped.bindings), ...visible.bindings, o.limit], access.at);
+    const rows = (await this.db.raw(sql, bindings as Knex.RawBinding[])) as { rows: { resource_type: string; id: string; row_tokens: string[] | string | null; in_scope: boolean }[] };
+    return rows.rows.map((r) => ({ ref: `${r.resource_type}/${r.id}`, rowTokens: textArray(r.row_tokens), inScope: r.in_scope }));
+  }
+
+  /**
    * REL-7: a DiagnosticReport's `result` may name Observations the reader may not see (not yet
    * released, held, labelled, another compartment). Those references are removed, so a report
    * never reveals that a withheld result exists. Visibility is the reader's plan, not the token's
