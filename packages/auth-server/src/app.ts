@@ -254,5 +254,5 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   provider.use(interactions.routes());
   provider.use(portal.routes());
   provider.use(enrollRouter({ config, db, log, now }).routes());
-  return { app: provider, portalApi: delegationApi({ config, db, log, now, cookies }) };
+  return { app: provider, portalApi: delegationApi({ config, db, log, now, cookies, describePatients: deps.describePatients }) };
 }

@@ -28,15 +28,19 @@ import {
 } from '@patient-access/consent';
 import { proxyTrust } from '../proxy-trust.js';
 import { ApiError, dateField, jsonBody, jsonErrors, textField, unexpectedErrors } from './api-support.js';
+import type { PatientSummary } from '../interactions/routes.js';
+import { proxyAllowed } from '../smart/proxy-age.js';
 import type { PortalCookies } from './portal-session.js';
 import { PORTAL_IDLE_SECONDS } from './portal-session.js';
 
 export interface DelegationApiDeps {
-  config: Pick<AppConfig, 'issuerUrl' | 'trustProxy'>;
+  config: Pick<AppConfig, 'issuerUrl' | 'trustProxy' | 'policy'>;
   db: Database;
   log: Logger;
   now: () => Date;
   cookies: PortalCookies;
+  /** Birth dates, for the age rules: a delegation that lapsed at the patient's majority is no duplicate of a new one (PRX-4). */
+  describePatients?(ids: string[]): Promise<Map<string, PatientSummary>>;
 }
 
 const BASES: readonly DelegationBasis[] = ['parent', 'guardian', 'poa', 'caregiver'];
@@ -83,7 +87,11 @@ export function delegationApi(deps: DelegationApiDeps): Koa {
     const proxy = proxyAccountId ? await findAccountById(db, proxyAccountId) : proxyUsername ? await findAccountByUsername(db, proxyUsername) : undefined;
     // One answer for unknown and unusable accounts: the API does not reveal who has an account.
     if (!proxy || proxy.status !== 'active' || proxy.id === account.id) throw new ApiError(400, 'INVALID_PROXY', 'proxyAccountId or proxyUsername must name another active portal account');
-    if (await openDelegation(db, account.patientId, proxy.id)) throw new ApiError(409, 'DELEGATION_ALREADY_EXISTS', 'This person already has, or has asked for, access to your record');
+    // PRX-4: a delegation the age rules ended (a parent's, at the patient's majority) is no duplicate:
+    // the adult patient may grant that person access anew.
+    const birthDate = (await deps.describePatients?.([account.patientId]))?.get(account.patientId)?.birthDate;
+    const inForce = (d: Delegation) => proxyAllowed(d, birthDate, now(), deps.config.policy.ageRules);
+    if (await openDelegation(db, account.patientId, proxy.id, now(), inForce)) throw new ApiError(409, 'DELEGATION_ALREADY_EXISTS', 'This person already has, or has asked for, access to your record');
     // PRX-2: the patient's own choice of caregiver needs no proof; a legal-authority claim does.
     const status = basis === 'caregiver' ? 'active' : 'requested';
     const id = await createDelegation(db, {
@@ -95,6 +103,8 @@ export function delegationApi(deps: DelegationApiDeps): Koa {
       startsAt: now(),
       ...(endsAt ? { endsAt } : {}),
       ...(status === 'active' ? { verifiedBy: `patient:${account.id}`, verificationEvidence: 'granted by the patient in the portal' } : {}),
+      grantedBy: { kind: 'patient', id: account.id },
+      at: now(),
     });
     deps.log.info({ event: 'portal.proxy.delegation.granted.v1', delegationId: id, basis, status }, 'delegation granted');
     ctx.status = 201;
@@ -108,7 +118,8 @@ export function delegationApi(deps: DelegationApiDeps): Koa {
     const mine = d && (d.patientId === account.patientId || d.proxyAccountId === account.id);
     if (!d || !mine) throw new ApiError(404, 'DELEGATION_NOT_FOUND', 'No such delegation');
     // PRX-6: ends the delegation and every app grant made under it, in one transaction.
-    const ended = await endDelegation(db, d.patientId, d.id, 'revoked', d.patientId === account.patientId ? 'revoked by the patient' : 'given up by the proxy', now());
+    const byPatient = d.patientId === account.patientId;
+    const ended = await endDelegation(db, d.patientId, d.id, 'revoked', byPatient ? 'revoked by the patient' : 'given up by the proxy', now(), { kind: byPatient ? 'patient' : 'proxy', id: account.id });
     if (ended) deps.log.info({ event: 'portal.proxy.delegation.revoked.v1', delegationId: d.id }, 'delegation revoked');
     ctx.status = 204;
   });

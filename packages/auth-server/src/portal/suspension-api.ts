@@ -3,7 +3,10 @@
  * packages/consent/src/delegations/delegation-suspensions.ts.
  *
  * For a signed-in clinician (401 without a session, 403 STAFF_ONLY for anyone else):
- *   GET  /v1/staff/delegations?patient=ID                   the record's delegations, to pick the one to suspend
+ *   GET  /v1/staff/delegations?patient=ID                   the record's delegations (to verify a claim, or pick one to suspend)
+ *   POST /v1/staff/delegations/{id}/verify                   { patientId, evidence: { type, reference? } } → the claim of
+ *                                                            authority checked: active, evidence and verifier recorded (PRX-2)
+ *   POST /v1/staff/delegations/{id}/deny                     { patientId, reason } → refused, with a reason code (PRX-2)
  *   POST /v1/staff/delegation-suspensions                    { patientId, delegationId, licenseAttestation, relationshipBasis,
  *                                                            grounds, reason, reviewAt, decidedBy? } → 201; the delegation
  *                                                            and every app grant under it stop at once
@@ -20,6 +23,8 @@ import Router from '@koa/router';
 import {
   decideSuspensionReview,
   delegationsForPatient,
+  denyDelegation,
+  verifyDelegation,
   getDelegationSuspension,
   liftDelegationSuspension,
   requestSuspensionReview,
@@ -28,9 +33,12 @@ import {
   suspensionsOfProxy,
   validateDelegationSuspension,
   type Account,
+  type Delegation,
+  type DelegationDenialReason,
   type DelegationSuspension,
   type Logger,
   type NewDelegationSuspension,
+  type VerificationEvidenceType,
 } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
 import { ApiError, dateField, jsonBody, signedInAccount, signedInPractitioner, type SessionDeps } from './api-support.js';
@@ -79,13 +87,48 @@ export function suspensionRouter(deps: SuspensionApiDeps): Router {
     if (given !== undefined && given !== staff.fhirUser) throw new ApiError(403, 'NOT_YOUR_DETERMINATION', `${field} must be the signed-in clinician (${staff.fhirUser})`);
   };
 
+  const delegationView = (d: Delegation) => ({
+    id: d.id,
+    patientId: d.patientId,
+    proxyAccountId: d.proxyAccountId,
+    relatedPersonId: d.relatedPersonId,
+    basis: d.basis,
+    accessLevel: d.accessLevel,
+    status: d.status,
+    startsAt: d.startsAt.toISOString(),
+    endsAt: d.endsAt?.toISOString() ?? null,
+  });
+
   router.get('/v1/staff/delegations', async (ctx) => {
     await signedInPractitioner(deps, ctx);
     const patientId = patientParam(ctx.query['patient']);
-    const delegations = await delegationsForPatient(db, patientId);
-    ctx.body = {
-      delegations: delegations.map((d) => ({ id: d.id, patientId: d.patientId, proxyAccountId: d.proxyAccountId, relatedPersonId: d.relatedPersonId, basis: d.basis, accessLevel: d.accessLevel, status: d.status, startsAt: d.startsAt.toISOString(), endsAt: d.endsAt?.toISOString() ?? null })),
-    };
+    ctx.body = { delegations: (await delegationsForPatient(db, patientId)).map(delegationView) };
+  });
+
+  // PRX-2: a claim of legal authority (parent, guardian, power of attorney) made in the portal
+  // opens nothing until staff have checked it; the store refuses a verification without typed
+  // evidence and a denial without a reason code (400), and a delegation not awaiting it (409).
+  router.post('/v1/staff/delegations/:id/verify', json, async (ctx) => {
+    const staff = await signedInPractitioner(deps, ctx);
+    const body = jsonBody(ctx);
+    const evidence = (body['evidence'] ?? {}) as { type?: unknown; reference?: unknown };
+    const d = await verifyDelegation(db, {
+      patientId: patientParam(body['patientId']),
+      delegationId: ctx.params['id']!,
+      verifiedBy: staff.fhirUser,
+      evidence: { type: evidence.type as VerificationEvidenceType, ...(evidence.reference !== undefined ? { reference: evidence.reference as string } : {}) },
+      at: now(),
+    });
+    log.info({ event: 'delegation.verified.v1', delegationId: d.id, verifiedBy: staff.fhirUser }, 'delegation verified');
+    ctx.body = delegationView(d);
+  });
+
+  router.post('/v1/staff/delegations/:id/deny', json, async (ctx) => {
+    const staff = await signedInPractitioner(deps, ctx);
+    const body = jsonBody(ctx);
+    const d = await denyDelegation(db, { patientId: patientParam(body['patientId']), delegationId: ctx.params['id']!, deniedBy: staff.fhirUser, reason: body['reason'] as DelegationDenialReason, at: now() });
+    log.info({ event: 'delegation.denied.v1', delegationId: d.id, deniedBy: staff.fhirUser }, 'delegation denied');
+    ctx.body = delegationView(d);
   });
 
   router.post('/v1/staff/delegation-suspensions', json, async (ctx) => {
