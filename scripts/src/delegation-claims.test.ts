@@ -97,6 +97,19 @@ describe('a claim of authority (PRX-2)', () => {
   });
 });
 
+describe('an end date', () => {
+  test('must say its time zone: a bare date would end at midnight somewhere else', async () => {
+    const ana = await h.portalLogin(ANA);
+    const year = h.now().getUTCFullYear() + 1;
+    for (const endsAt of [`${year}-07-01`, `${year}-07-01T00:00:00`, 'next tuesday', 42]) {
+      const res = await ana.post('/v1/portal/proxy/delegations').send({ proxyUsername: 'sam', basis: 'caregiver', endsAt });
+      expect([String(endsAt), res.status, res.body.error?.code]).toEqual([String(endsAt), 400, 'INVALID_END']);
+    }
+    const ok = await ana.post('/v1/portal/proxy/delegations').send({ proxyUsername: 'sam', basis: 'caregiver', endsAt: `${year}-07-01T00:00:00-07:00` });
+    expect([ok.status, ok.body.endsAt]).toEqual([201, `${year}-07-01T07:00:00.000Z`]);
+  });
+});
+
 describe('after majority (PRX-4)', () => {
   test('the parent delegation has lapsed, so the adult may grant their parent access anew', async () => {
     expect((await claimsOn('sam')).map((d) => [d.basis, d.status])).toEqual([['parent', 'active']]);
