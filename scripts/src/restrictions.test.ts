@@ -226,6 +226,12 @@ describe('patient restrictions (IB-1) through the portal API and the FHIR API', 
     expect(list.body.restrictions).toEqual([expect.objectContaining({ id: created.body.id, status: 'ended' })]);
     expect((await maria.delete(`/v1/portal/restrictions/${created.body.id}`)).status).toBe(409);
     expect((await maria.delete('/v1/portal/restrictions/no-such-id')).status).toBe(404);
+    // AUD-1: made and ended by the patient, in the record's hash-chained log (not the refused attempts).
+    const logged = (await tdb.db('access_log').where({ patient_id: 'mom' }).whereLike('action', 'restriction.%').orderBy('seq')) as { action: string; actor_kind: string; exception: string; detail: { restrictionId: string } }[];
+    expect(logged.filter((r) => r.detail.restrictionId === created.body.id).map((r) => [r.action, r.actor_kind, r.exception])).toEqual([
+      ['restriction.create', 'patient', 'privacy_individual_request'],
+      ['restriction.end', 'patient', 'privacy_individual_request'],
+    ]);
   });
 
   test('an app restriction hides the category from that app only (the same patient through another app still sees it)', async () => {

@@ -728,6 +728,9 @@ describe('connected apps (management_endpoint)', () => {
     const revoke = await agent.post(`/auth/apps/${grantId}/revoke`);
     expect(revoke.status).toBe(302);
     expect((await read()).status).toBe(401);
+    // AUD-1: the revocation is in the record's hash-chained log, by the patient.
+    const logged = (await tdb.db('access_log').where({ patient_id: 'mom', grant_id: grantId, action: 'token.revoke' })) as { actor_kind: string; detail: Record<string, string> }[];
+    expect(logged.map((r) => [r.actor_kind, r.detail])).toEqual([['patient', { change: 'revoked', via: 'connected-apps' }]]);
     // Someone else's grant id cannot be revoked through this page.
     expect((await agent.post('/auth/apps/not-a-grant/revoke')).status).toBe(404);
   });

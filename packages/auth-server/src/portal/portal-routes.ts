@@ -23,7 +23,7 @@ import {
   type AppConfig,
   type AppGrant,
   type Database,
-  type Logger,
+  type Logger, appendAccessLog
 } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
 import { codeStep, passwordStep, stepMessage, stepStatus, type SignInDeps } from '../interactions/sign-in.js';
@@ -186,6 +186,21 @@ ${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
 <button type="submit" aria-label="Update access for ${name}">Update access</button></fieldset></form>`;
   };
 
+  /** AUD-1: a change of what an app may read, in the record's hash-chained log (not only pino). */
+  const logGrantChange = (account: Account, grant: AppGrant, action: 'consent' | 'token.revoke', change: 'narrowed' | 'revoked') =>
+    appendAccessLog(db, [
+      {
+        patientId: grant.patientId,
+        actor: { kind: account.patientId === grant.patientId ? 'patient' : 'proxy', id: account.id },
+        onBehalfOf: grant.patientId,
+        client: { id: grant.clientId },
+        grantId: grant.id,
+        action,
+        outcome: 'success',
+        detail: { change, via: 'connected-apps' },
+      },
+    ]);
+
   router.post('/apps/:grantId/scopes', form, async (ctx) => {
     const account = await signedIn(ctx);
     if (!account) return;
@@ -215,6 +230,7 @@ ${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
       // The provider gives a refresh only scopes named by both the refresh token and the Grant, by
       // exact string: the token must name the narrowed scopes (a category scope, API-4) too.
       await addRefreshTokenScopes(db, grant.id, resources);
+      await logGrantChange(account, grant, 'consent', 'narrowed');
       deps.log.info({ event: 'grant.narrowed', grantId: grant.id, clientId: grant.clientId }, 'app access narrowed');
       ctx.redirect(`${base}/apps`);
     } catch (err) {
@@ -237,6 +253,7 @@ ${rows ? `<ul>${rows}</ul>` : '<p>No apps have access.</p>'}
     await revokeAppGrant(db, grant.id, `revoked by ${account.id === grant.accountId ? 'the approver' : 'the patient'}`, now());
     // (by id: Grant.find no longer returns a grant whose app grant is revoked)
     await deps.provider.Grant.adapter.revokeByGrantId?.(grant.id);
+    await logGrantChange(account, grant, 'token.revoke', 'revoked');
     deps.log.info({ event: 'grant.revoked', grantId: grant.id, clientId: grant.clientId }, 'app access revoked');
     ctx.redirect(`${base}/apps`);
   });

@@ -23,6 +23,9 @@ export const POLICY_ACTIONS = [
   'delegation.verify',
   'delegation.deny',
   'delegation.end',
+  // The patient's "do not share" instructions (IB-1), made and ended.
+  'restriction.create',
+  'restriction.end',
   // State-law rules (REL-6) concern no one patient: they are logged in the '' chain.
   'rule.create',
   'rule.enable',

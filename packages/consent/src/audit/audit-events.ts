@@ -144,6 +144,8 @@ function eventType(action: AccessLogAction): { type: Coding; interaction?: Codin
     case 'delegation.verify':
     case 'delegation.deny':
     case 'delegation.end':
+    case 'restriction.create':
+    case 'restriction.end':
     case 'rule.create':
     case 'rule.enable':
     case 'rule.disable':
@@ -177,6 +179,8 @@ const ACTION_DISPLAY: Readonly<Record<AccessLogAction, string>> = {
   'delegation.verify': 'Proxy authority verified',
   'delegation.deny': 'Proxy request denied',
   'delegation.end': 'Proxy access ended',
+  'restriction.create': 'Sharing restricted',
+  'restriction.end': 'Sharing restriction ended',
   'rule.create': 'Legal hold rule created',
   'rule.enable': 'Legal hold rule enabled',
   'rule.disable': 'Legal hold rule disabled',

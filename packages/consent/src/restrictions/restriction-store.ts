@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { auditPolicyChange } from '../audit/policy-audit.js';
 import type { Restriction } from '../policy/access-plan.js';
 import type { Coding } from '../policy/labels.js';
 import { OBSERVATION_CATEGORY_SYSTEM } from '../policy/release-policy.js';
@@ -224,7 +225,18 @@ export async function createRestriction(db: Knex, input: NewRestriction): Promis
     ended_by: null,
   };
   try {
-    await db('patient_restriction').insert(row);
+    await db.transaction(async (trx) => {
+      await trx('patient_restriction').insert(row);
+      // AUD-1: a change to what the record shares, in the same transaction.
+      await auditPolicyChange(trx, {
+        patientId: v.patientId,
+        action: 'restriction.create',
+        actor: { kind: v.source === 'patient' ? 'patient' : 'staff', id: v.requestedBy },
+        at: v.at,
+        exception: 'privacy_individual_request',
+        detail: { restrictionId: row.id, recipient: v.recipient.kind },
+      });
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw new RestrictionValidationError('duplicate', 'the same restriction is already in force');
     throw err;
@@ -272,9 +284,22 @@ export async function activeRestrictions(db: Knex, patientId: string): Promise<R
 /** Ends a restriction at once (the patient's request, HIPAA 164.522(a)(2)); the row is kept. */
 export async function endRestriction(db: Knex, input: { patientId: string; id: string; endedBy: string; at: Date }): Promise<PatientRestriction> {
   if (!nonEmpty(input.endedBy)) throw new RestrictionValidationError('requester-required', 'ending a restriction records who ended it');
-  const n = await db('patient_restriction')
-    .where({ patient_id: input.patientId, id: input.id, status: 'active' })
-    .update({ status: 'ended', ended_at: input.at, ended_by: input.endedBy.trim() });
+  const n = await db.transaction(async (trx) => {
+    const ended = await trx('patient_restriction')
+      .where({ patient_id: input.patientId, id: input.id, status: 'active' })
+      .update({ status: 'ended', ended_at: input.at, ended_by: input.endedBy.trim() });
+    if (ended) {
+      await auditPolicyChange(trx, {
+        patientId: input.patientId,
+        action: 'restriction.end',
+        actor: { kind: input.endedBy.startsWith('Practitioner/') ? 'staff' : 'patient', id: input.endedBy.trim() },
+        at: input.at,
+        exception: 'privacy_individual_request',
+        detail: { restrictionId: input.id },
+      });
+    }
+    return ended;
+  });
   const current = await getRestriction(db, input.patientId, input.id);
   if (!current) throw new RestrictionValidationError('not-found', `no restriction ${input.id} on this record`);
   if (n === 0) throw new RestrictionValidationError('already-ended', 'this restriction has already ended');
