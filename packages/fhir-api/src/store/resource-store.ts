@@ -194,8 +194,9 @@ export class ResourceStore {
       `select r.resource_type, r.id, r.row_tokens, coalesce((${scoped.sql}), false) as in_scope from resource as r ` +
       `where ${base.sql}${o.outsideScopes ? '' : ` and coalesce((${scoped.sql}), false)`} and not coalesce((${visible.sql}), false) order by r.id limit ?`;
     const bindings = bindRequestTime([...scoped.bindings, ...base.bindings, ...(o.outsideScopes ? [] : scoped.bindings), ...visible.bindings, o.limit], access.at);
-    const rows = (await this.db.raw(sql, bindings as Knex.RawBinding[])) as { rows: { resource_type: string; id: string; row_tokens: string[] | string | null; in_scope: boolean }[] };
-    return rows.rows.map((r) => ({ ref: `${r.resource_type}/${r.id}`, rowTokens: textArray(r.row_tokens), inScope: r.in_scope }));
+    // Named (prepared once per connection): every first page of a search runs it.
+    const rows = await preparedSql<{ resource_type: string; id: string; row_tokens: string[] | string | null; in_scope: boolean }>(this.db, sql, bindings);
+    return rows.map((r) => ({ ref: `${r.resource_type}/${r.id}`, rowTokens: textArray(r.row_tokens), inScope: r.in_scope }));
   }
 
   /**
@@ -563,7 +564,8 @@ function withheldRefsSql(where: VisibleWhere, access: AccessScope): Sql {
     sql:
       `, array(select t.code from search_token t join resource x on x.patient_id = t.patient_id and x.resource_type = split_part(t.code, '/', 1) ` +
       `and x.id = split_part(t.code, '/', 2) where t.patient_id = r.patient_id and t.resource_type = r.resource_type and t.resource_id = r.id ` +
-      `and t.param = '${REFERENCES_PARAM}' and (${withheld.sql})) as withheld_refs`,
+      // The compartment's own Patient is never withheld from its reader: its probe is skipped.
+      `and t.param = '${REFERENCES_PARAM}' and t.code not like 'Patient/%' and (${withheld.sql})) as withheld_refs`,
     bindings: withheld.bindings,
   };
 }
