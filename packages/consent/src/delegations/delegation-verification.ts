@@ -7,6 +7,7 @@
  */
 import type { Knex } from 'knex';
 import { auditPolicyChange } from '../audit/policy-audit.js';
+import { isStaffId } from '../holds/errors.js';
 import { findDelegation, type Delegation } from './delegation-store.js';
 
 /** What the verifier saw: the kind of document or check behind the claimed authority. */
@@ -39,7 +40,6 @@ export class DelegationError extends Error {
   }
 }
 
-const isStaff = (v: unknown): v is string => typeof v === 'string' && /^[\x21-\x7e]{1,256}$/.test(v);
 /** A document reference (an id in the document system, never its content): printable, short. */
 const isDocumentRef = (v: unknown): v is string => typeof v === 'string' && /^[\x21-\x7e]{1,128}$/.test(v);
 
@@ -59,7 +59,7 @@ export function verificationEvidenceText(e: DelegationVerification['evidence']):
 
 /** requested → active, with the evidence and the verifier recorded and logged in the patient's chain. */
 export async function verifyDelegation(db: Knex, v: DelegationVerification): Promise<Delegation> {
-  if (!isStaff(v.verifiedBy)) throw new DelegationError('verifier-required', 'verifiedBy must name the staff member who checked');
+  if (!isStaffId(v.verifiedBy)) throw new DelegationError('verifier-required', 'verifiedBy must name the staff member who checked');
   if (!VERIFICATION_EVIDENCE_TYPES.includes(v.evidence?.type) || (v.evidence.reference !== undefined && !isDocumentRef(v.evidence.reference)))
     throw new DelegationError('evidence-required', `evidence.type must be one of ${VERIFICATION_EVIDENCE_TYPES.join(', ')} (with an optional document reference)`);
   return db.transaction(async (trx) => {
@@ -90,7 +90,7 @@ export interface DelegationDenial {
 
 /** requested → revoked, with the reason code (PRX-2: a denial needs one) recorded and logged. */
 export async function denyDelegation(db: Knex, d: DelegationDenial): Promise<Delegation> {
-  if (!isStaff(d.deniedBy)) throw new DelegationError('verifier-required', 'deniedBy must name the staff member who decided');
+  if (!isStaffId(d.deniedBy)) throw new DelegationError('verifier-required', 'deniedBy must name the staff member who decided');
   if (!DELEGATION_DENIAL_REASONS.includes(d.reason)) throw new DelegationError('reason-required', `reason must be one of ${DELEGATION_DENIAL_REASONS.join(', ')}`);
   return db.transaction(async (trx) => {
     await pendingClaim(trx, d.patientId, d.delegationId);
