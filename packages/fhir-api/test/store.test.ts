@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { consentMigrations, createTestDatabase, type TestDatabase } from '@patient-access/consent';
 import { fhirApiMigrations } from '../src/migrations/index.js';
 import { parseSearch } from '../src/search/parse-search.js';
+import type { Filter } from '../src/search/search-request.js';
 import { compartmentScope, type AccessScope, type TypeAccess } from '../src/store/access-scope.js';
 import { ResourceStore } from '../src/store/resource-store.js';
 import { writeResources } from '../src/store/resource-writer.js';
@@ -157,6 +158,49 @@ describe('paging, counts and includes', () => {
     };
     expect(ids(await store.search(q('Observation', ''), scope))).toEqual(['o1-vital']);
     expect(await store.read('Observation', 'o1-00', scope)).toBeUndefined();
+  });
+});
+
+describe("a first page tells what it withheld, in the page's own statement (AUD-1)", () => {
+  const lab: Filter = { kind: 'token', param: 'category', values: [{ code: 'laboratory' }] };
+  const notPrelim: Filter = { kind: 'token', param: 'status', not: true, values: [{ code: 'preliminary' }] };
+  const scopes: TypeAccess = { anyOf: [[lab]] };
+  // The token's scopes cover lab results; the plan also withholds preliminary ones.
+  const split = (full: TypeAccess | undefined, scopesFor: TypeAccess | undefined = scopes): AccessScope => ({
+    patientIds: ['p1'],
+    forType: () => full,
+    scopesFor: () => scopesFor,
+  });
+  const planned = split({ anyOf: [[lab]], allOf: [notPrelim] });
+  const refs = (r: { withheld?: { ref: string }[] }) => r.withheld?.map((w) => w.ref);
+
+  test.each([['_count=5'], ['_count=5&_sort=-date'], ['_count=2&_sort=-date&_total=none'], ['_count=100'], ['_id=o1-00,o1-prelim'], ['date=ge2024-03-10']])(
+    '%s: the same page, total and next link as without the account, and the withheld match',
+    async (query) => {
+      const { withheld, ...page } = await store.search(q('Observation', query), planned, { withheldLimit: 10 });
+      expect(page).toEqual(await store.search(q('Observation', query), planned));
+      expect(withheld).toEqual([{ ref: 'Observation/o1-prelim', rowTokens: expect.arrayContaining([expect.stringMatching(/^status\|.*preliminary$/)]), inScope: true }]);
+    },
+  );
+  test('a page with nothing visible still names what it withheld', async () => {
+    const r = await store.search(q('Observation', '_id=o1-prelim'), planned, { withheldLimit: 10 });
+    expect([r.total, ids(r), refs(r)]).toEqual([0, [], ['Observation/o1-prelim']]);
+  });
+  test('at most the limit, the first by id; what the scopes do not cover is not listed', async () => {
+    const onlyPrelim = split({ anyOf: [[lab, { kind: 'token', param: 'status', values: [{ code: 'preliminary' }] }]] });
+    const r = await store.search(q('Observation', ''), onlyPrelim, { withheldLimit: 3 });
+    expect([r.total, ids(r), refs(r)]).toEqual([1, ['o1-prelim'], ['Observation/o1-00', 'Observation/o1-01', 'Observation/o1-02']]);
+    expect(refs(await store.search(q('Observation', ''), onlyPrelim, { withheldLimit: 100 }))).toHaveLength(12);
+  });
+  test('nothing visible of the type: every match the scopes cover is withheld; scopes that cover nothing: nothing either way', async () => {
+    expect(refs(await store.search(q('Observation', ''), split(undefined), { withheldLimit: 100 }))).toHaveLength(13);
+    expect(await store.search(q('Observation', ''), { patientIds: ['p1'], forType: () => undefined, scopesFor: () => undefined }, { withheldLimit: 100 })).toEqual({ total: 0, matches: [], included: [], withheld: [] });
+  });
+  test('later pages, counts, shared types and scopes without scopesFor give no account', async () => {
+    expect(await store.search({ ...q('Observation', '_count=5'), cursor: { afterId: 'o1-04' } }, planned, { withheldLimit: 10 })).not.toHaveProperty('withheld');
+    expect(await store.search(q('Observation', '_summary=count'), planned, { withheldLimit: 10 })).toEqual({ total: 12, matches: [], included: [] });
+    expect(await store.search(q('Medication', ''), planned, { withheldLimit: 10 })).not.toHaveProperty('withheld');
+    expect(await store.search(q('Observation', ''), p1, { withheldLimit: 10 })).not.toHaveProperty('withheld');
   });
 });
 

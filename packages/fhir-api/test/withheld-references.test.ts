@@ -198,6 +198,47 @@ describe('the access log names what was withheld, and why (AUD-1)', () => {
     ]);
     // The next pages name what they returned; the first one named what was withheld.
     expect((await logged(pat, 'Observation?patient=pat&_count=1')).withheld).toHaveLength(4);
+    // Sorted, without a total, counted, or with nothing visible: the same account.
+    for (const query of ['_sort=-_lastUpdated&_total=none', '_summary=count']) expect((await logged(pat, `Observation?patient=pat&${query}`)).withheld).toEqual(withheld);
+    expect((await logged(pat, 'Observation?patient=pat&_id=o-held,o-prelim')).withheld).toEqual([
+      ['Observation/o-held', 'harm-hold', 'preventing_harm'],
+      ['Observation/o-prelim', 'release-status', 'not_yet_final'],
+    ]);
+  });
+
+  test('$everything names what the record withheld once: on the entry before the first byte, or on the first page', async () => {
+    const expected = [
+      ['Condition/c-held', 'harm-hold'],
+      ['DiagnosticReport/dr-held', 'harm-hold'],
+      ['Observation/o-eie', 'entered-in-error'],
+      ['Observation/o-held', 'harm-hold'],
+      ['Observation/o-inrep', 'harm-hold'],
+      ['Observation/o-prelim', 'release-status'],
+      ['Provenance/prov-withheld', 'references-hidden'],
+    ];
+    const entries = async (requestId: string, n: number) => {
+      for (let i = 0; i < 100; i++) {
+        const rows = (await h.tdb.db('access_log').where({ request_id: requestId }).orderBy('seq')) as { withheld: { ref: string; reason: string }[] | string }[];
+        if (rows.length >= n) return rows.map((r) => (typeof r.withheld === 'string' ? (JSON.parse(r.withheld) as { ref: string; reason: string }[]) : r.withheld).map((w) => [w.ref, w.reason]));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      throw new Error(`fewer than ${n} entries for ${requestId}`);
+    };
+    const streamed = randomUUID();
+    expect((await h.get(pat, 'Patient/pat/$everything', { 'X-Request-Id': streamed })).status).toBe(200);
+    expect(await entries(streamed, 2)).toEqual([expected, []]);
+
+    const first = randomUUID();
+    const page = await h.get(pat, 'Patient/pat/$everything?_count=2', { 'X-Request-Id': first });
+    expect(await entries(first, 1)).toEqual([expected]);
+    const next = new URL((page.body as { link: { relation: string; url: string }[] }).link.find((l) => l.relation === 'next')!.url);
+    const later = randomUUID();
+    expect((await h.get(pat, `Patient/pat/$everything${next.search}`, { 'X-Request-Id': later })).status).toBe(200);
+    expect(await entries(later, 1)).toEqual([[]]);
+    // Asked for one type: what was withheld of that type.
+    const conditions = randomUUID();
+    await h.get(pat, 'Patient/pat/$everything?_type=Condition', { 'X-Request-Id': conditions });
+    expect(await entries(conditions, 2)).toEqual([[['Condition/c-held', 'harm-hold']], []]);
   });
 
   test("a read refused for a resource of the record says why; another patient's resource is not the record's", async () => {

@@ -9,34 +9,34 @@
 import type { Knex } from 'knex';
 import { activeHoldsAt, decideResource, listActiveHoldItems, type Coding, type GrantedPlan, type Interaction, type WithheldItem } from '@patient-access/consent';
 import type { Filter } from '../search/search-request.js';
-import type { ResourceStore } from '../store/resource-store.js';
+import type { ResourceStore, WithheldMatch } from '../store/resource-store.js';
 import { accessScope, type AccessInputs } from './access-filters.js';
 
 /** At most this many withheld ids per entry: a search of a large record names the first ones (by id). */
 export const WITHHELD_LOG_LIMIT = 500;
 
 /**
- * What a read or search under this token left out and why: the resources matching `filters` in
- * the token's compartment that its scopes cover (or any, with outsideScopes: for a read by id) and
- * the access plan withholds.
+ * What a read, search or $everything under this token left out and why: the resources of these
+ * types matching `filters` in the token's compartment that its scopes cover (or any, with
+ * outsideScopes: for a read by id) and the access plan withholds; the first WITHHELD_LOG_LIMIT,
+ * type by type in the given order.
  */
 export async function explainWithheld(
   db: Knex,
   store: ResourceStore,
   token: AccessInputs,
-  type: string,
+  types: string | readonly string[],
   filters: Filter[],
   interaction: Interaction,
   o: { outsideScopes?: boolean } = {},
 ): Promise<WithheldItem[]> {
-  const rows = await store.withheldMatches(type, filters, accessScope(token, interaction), { limit: WITHHELD_LOG_LIMIT, ...o });
+  const scope = accessScope(token, interaction);
+  const rows: WithheldMatch[] = [];
+  for (const type of typeof types === 'string' ? [types] : types) {
+    if (rows.length >= WITHHELD_LOG_LIMIT) break;
+    rows.push(...(await store.withheldMatches(type, filters, scope, { ...o, limit: WITHHELD_LOG_LIMIT - rows.length })));
+  }
   return withheldItems(db, token.plan, token.patientId, rows, token.at);
-}
-
-export interface WithheldRow {
-  ref: string;
-  rowTokens: readonly string[];
-  inScope: boolean;
 }
 
 /** The facts decideResource needs, from a row's tokens (`param|system|code` or `param|code`; see row-tokens.ts). */
@@ -55,7 +55,7 @@ export function factsFromRowTokens(resourceType: string, tokens: readonly string
   return { resourceType, ...(status !== undefined ? { status } : {}), categories, securityLabels };
 }
 
-export async function withheldItems(db: Knex, plan: GrantedPlan, patientId: string, rows: readonly WithheldRow[], at: Date): Promise<WithheldItem[]> {
+export async function withheldItems(db: Knex, plan: GrantedPlan, patientId: string, rows: readonly WithheldMatch[], at: Date): Promise<WithheldItem[]> {
   if (!rows.length) return [];
   const holds = plan.holds.length ? await listActiveHoldItems(db, patientId, at) : [];
   return rows.map((row): WithheldItem => {

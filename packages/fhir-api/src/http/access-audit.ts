@@ -94,7 +94,7 @@ export function accessAudit(log: AccessLogWriter | undefined): Middleware {
     const facts = ctx.state['audit'] as AuditFacts | undefined;
     if (!token || !facts) return;
     const params = loggableParams(facts.queryParams);
-    const entry = (returned: string[] | undefined, detail: AccessLogDetail = {}): AccessLogEntry => {
+    const entry = (returned: string[] | undefined, detail: AccessLogDetail = {}, withheld = facts.withheld): AccessLogEntry => {
       const merged = { ...params.detail, ...detail, ...sourceDetail(ctx) };
       return {
         ...base(ctx, token),
@@ -102,7 +102,7 @@ export function accessAudit(log: AccessLogWriter | undefined): Middleware {
         outcome: 'success',
         ...(isLoggableResourceType(facts.resourceType) ? { resourceType: facts.resourceType } : {}),
         ...(returned ? { returned, resultCount: facts.resultCount ?? returned.length } : {}),
-        ...(facts.withheld?.length ? { withheld: facts.withheld } : {}),
+        ...(withheld?.length ? { withheld } : {}),
         ...(params.queryParams ? { queryParams: params.queryParams } : {}),
         ...(Object.keys(merged).length ? { detail: merged } : {}),
       };
@@ -115,7 +115,8 @@ export function accessAudit(log: AccessLogWriter | undefined): Middleware {
       // can only be logged (the entry above already records the access).
       const logger = ctx.state['log'] as { error?: (o: object, msg: string) => void } | undefined;
       facts.returnedWhenSent
-        .then((sent) => log.write(entry(sent.returned, { stream: sent.complete ? 'sent' : 'ended-early' })))
+        // What was withheld is on the first entry only: the report counts each withheld item once.
+        .then((sent) => log.write(entry(sent.returned, { stream: sent.complete ? 'sent' : 'ended-early' }, [])))
         .catch((err: unknown) => logger?.error?.({ err: errorKind(err) }, 'access log write of a streamed response\'s ids failed'));
       return;
     }

@@ -8,7 +8,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { JWTVerifyGetKey } from 'jose';
 import { auditEventsFor, cors, koaProxyOptions, requestContext, type AccessLogWriter, type AppConfig, type Database, type Logger, type RateLimits } from '@patient-access/consent';
 import { createAccessResolver } from '../access/token-access.js';
-import { explainWithheld } from '../access/withheld-reasons.js';
+import { explainWithheld, WITHHELD_LOG_LIMIT, withheldItems } from '../access/withheld-reasons.js';
 import { ResourceStore } from '../store/resource-store.js';
 import { fhirRoutes } from './fhir-routes.js';
 import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
@@ -62,6 +62,7 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
     ? fhirRoutes({
         store,
         withheldFor: (token, type, filters, interaction, o) => explainWithheld(db, store, token, type, filters, interaction, o),
+        withheldReasons: { limit: WITHHELD_LOG_LIMIT, explain: (token, rows) => withheldItems(db, token.plan, token.patientId, rows, token.at) },
         fhirBaseUrl: config.fhirBaseUrl,
         readAccessLog: (patientId, options) => auditEventsFor(db, patientId, options),
         resolveAccess: createAccessResolver({ db, keys: tokenKeys, issuer: config.issuerUrl, fhirBaseUrl: config.fhirBaseUrl, ageRules: config.policy.ageRules, releasePolicy: config.policy.releasePolicy, ...(now ? { now } : {}) }),

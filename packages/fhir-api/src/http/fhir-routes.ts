@@ -17,7 +17,7 @@ import { MAX_COUNT, parseSearch } from '../search/parse-search.js';
 import { MAX_INSTANT, MIN_INSTANT } from '../search/normalize.js';
 import { isCompartmentType, supportedResourceTypes } from '../search/registry.js';
 import { SearchError, type Filter, type PageCursor } from '../search/search-request.js';
-import type { ResourceStore, StoredResource } from '../store/resource-store.js';
+import type { ResourceStore, SearchOptions, StoredResource, WithheldMatch } from '../store/resource-store.js';
 import { searchsetBundle } from './bundle.js';
 import { accessLogOperation, auditEventRead, auditEventSearch, type AccessLogReader } from './access-log-view.js';
 
@@ -33,7 +33,13 @@ export interface FhirRouteDeps {
    * What a read or search withheld from the token and why, for its access-log entry (AUD-1):
    * explainWithheld over the store. Unset: entries name what was returned only.
    */
-  withheldFor?: (token: TokenAccess, type: string, filters: Filter[], interaction: Interaction, o?: { outsideScopes?: boolean }) => Promise<WithheldItem[]>;
+  withheldFor?: (token: TokenAccess, types: string | readonly string[], filters: Filter[], interaction: Interaction, o?: { outsideScopes?: boolean }) => Promise<WithheldItem[]>;
+  /**
+   * The reasons for what a search's first page found withheld in its own statement (ResourceStore
+   * .search with withheldLimit; withheldItems). Set with withheldFor: a search's page then reports
+   * its withheld matches in one pass; `_summary=count` still asks withheldFor.
+   */
+  withheldReasons?: { limit: number; explain: (token: TokenAccess, rows: WithheldMatch[]) => Promise<WithheldItem[]> };
 }
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -138,16 +144,24 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
       throw err;
     }
     if (type === 'AuditEvent') return auditEventSearch(ctx, logView, token, request, pairs, (c) => encodeCursor(c, token.grantId));
-    let result = await deps.store.search(request, accessScope(token, 'search'));
+    // AUD-1: what the search left out of what the token's scopes cover, and why; once per search (its
+    // first page), found by the page's own statement where it can be.
+    const explain = deps.withheldReasons && !request.cursor ? deps.withheldReasons : undefined;
+    const options: SearchOptions = explain ? { withheldLimit: explain.limit } : {};
+    let result = await deps.store.search(request, accessScope(token, 'search'), options);
     if (!result.matches.length && !result.total) {
       const current = await recheck(ctx, token, type, 'search');
       if (current) {
         token = current;
-        result = await deps.store.search(request, accessScope(current, 'search'));
+        result = await deps.store.search(request, accessScope(current, 'search'), options);
       }
     }
-    // AUD-1: what the search left out of what the token's scopes cover, and why; once per search (its first page).
-    const withheld = deps.withheldFor && !request.cursor ? await deps.withheldFor(token, type, request.filters, 'search') : [];
+    const withheld =
+      explain && result.withheld
+        ? await explain.explain(token, result.withheld)
+        : deps.withheldFor && !request.cursor
+          ? await deps.withheldFor(token, type, request.filters, 'search')
+          : [];
     ctx.state['audit'] = {
       action: 'search',
       resourceType: type,
@@ -245,6 +259,7 @@ async function everything(
   const scope = accessScope(token, 'search');
   if (!own) throw new OperationOutcomeError('NOT_FOUND', `Patient/${id} is not known`);
   const audit = ctx.state['audit'] as AuditFacts;
+  let firstPage = true;
 
   const pairs = queryPairs(ctx.querystring);
   const strict = /handling=strict/i.test(ctx.get('Prefer'));
@@ -283,6 +298,7 @@ async function everything(
         break;
       case '_cursor':
         after = decodeEverythingCursor(value, token.grantId);
+        firstPage = false;
         continue; // not part of the self link
       case '_format':
       case '_pretty':
@@ -303,6 +319,11 @@ async function everything(
     `{"fullUrl":${JSON.stringify(`${deps.fhirBaseUrl}/${r.resourceType}/${r.id}`)},"resource":${r.json},"search":{"mode":"${mode}"}}`;
   const head = (next?: string) =>
     JSON.stringify({ resourceType: 'Bundle', type: 'searchset', link: [{ relation: 'self', url: link([]) }, ...(next ? [{ relation: 'next', url: next }] : [])] });
+  // AUD-1: what the record held of these types that the plan withheld, and why; once (the first page).
+  if (deps.withheldFor && firstPage) {
+    const withheld = await deps.withheldFor(token, types, filters, 'search');
+    if (withheld.length) audit.withheld = withheld;
+  }
   const rows = deps.store.compartment(id, scope, types, {
     pageSize: count !== undefined ? Math.min(count + 1, EVERYTHING_BATCH) : EVERYTHING_BATCH,
     filters,

@@ -30,7 +30,29 @@ export interface SearchResult {
   matches: StoredResource[];
   included: StoredResource[];
   next?: PageCursor;
+  /** With SearchOptions.withheldLimit: what the token's scopes cover that the plan withheld (AUD-1), the first ones by id. */
+  withheld?: WithheldMatch[];
 }
+
+export interface SearchOptions {
+  /**
+   * On a first page (no cursor, not `_summary=count`): also find, in the same statement, at most
+   * this many matches the token's scopes cover that the access plan withholds (AUD-1). Needs
+   * AccessScope.scopesFor; otherwise, and for shared types, nothing is reported.
+   */
+  withheldLimit?: number;
+}
+
+/** A resource withheld from the reader, with its row tokens (status, categories, labels) for the caller to name the reason. */
+export interface WithheldMatch {
+  ref: string;
+  rowTokens: string[];
+  /** Whether the token's scopes cover it: if not, that is the reason (a read by id looks outside the scopes). */
+  inScope: boolean;
+}
+
+/** A row of a search page statement: a match with the page's total, or (a split first page) a withheld match's tokens. */
+type PageRow = Row & { total?: string | number | null; k?: number | string; withheld_tokens?: string[] | string | null };
 
 interface Row {
   resource_type: string;
@@ -75,12 +97,19 @@ export class ResourceStore {
     return row ? (await this.redactResults([toStored(row)], access))[0] : undefined;
   }
 
-  async search(req: SearchRequest, access: AccessScope): Promise<SearchResult> {
-    const where = this.visibleWhere(req.resourceType, access, req.filters);
+  async search(req: SearchRequest, access: AccessScope, o: SearchOptions = {}): Promise<SearchResult> {
+    const split = o.withheldLimit && !req.cursor && !req.summaryCount ? this.searchSplit(req.resourceType, access, req.filters) : undefined;
+    if (split === null) return { total: 0, matches: [], included: [], withheld: [] };
+    const where = split?.where ?? this.visibleWhere(req.resourceType, access, req.filters);
     if (!where) return { total: 0, matches: [], included: [] };
     if (req.summaryCount) return { total: await this.count(where), matches: [], included: [] };
     const page = pageOf(req);
-    const rows = await preparedSql<Row & { total?: string | number }>(this.db, ...searchPageSql(req, page, where, withheldRefsSql(where, access), access.at));
+    const withheldPart = split && { visible: split.visible, limit: o.withheldLimit! };
+    const all = await preparedSql<PageRow>(this.db, ...searchPageSql(req, page, where, withheldRefsSql(where, access), access.at, withheldPart));
+    const rows = withheldPart ? all.filter((r) => Number(r.k) === 0) : all;
+    const withheld = withheldPart
+      ? all.filter((r) => Number(r.k) === 1).map((r): WithheldMatch => ({ ref: `${r.resource_type}/${r.id}`, rowTokens: textArray(r.withheld_tokens), inScope: true }))
+      : undefined;
     const { wantTotal, sorted, offset } = page;
 
     let total: number | undefined;
@@ -92,7 +121,25 @@ export class ResourceStore {
     let next: PageCursor | undefined;
     if (rows.length > req.count) next = sorted ? { offset: offset + req.count } : { afterId: matches[matches.length - 1]!.id };
     const included = await this.redactResults(await this.includes(req, access, matches), access);
-    return { ...(total !== undefined ? { total } : {}), matches, included, ...(next ? { next } : {}) };
+    return { ...(total !== undefined ? { total } : {}), matches, included, ...(next ? { next } : {}), ...(withheld ? { withheld } : {}) };
+  }
+
+  /**
+   * A first page that also reports what it withheld, in one pass (AUD-1): the statement selects the
+   * matches the token's scopes cover (`where`) and tells, per row, whether the full access condition
+   * (scopes and plan) lets the reader see it (`visible`); only visible rows are paged and counted.
+   * undefined: no split for this search (a shared type, no scopesFor, no compartment); null: the
+   * scopes cover nothing of the type, so nothing is visible or withheld.
+   */
+  private searchSplit(resourceType: string, access: AccessScope, filters: Filter[]): { where: VisibleWhere; visible: Sql } | null | undefined {
+    if (!isCompartmentType(resourceType) || !access.scopesFor || !access.patientIds.length) return undefined;
+    const scopes = access.scopesFor(resourceType);
+    if (!scopes || !scopes.anyOf.length) return null;
+    const where = this.visibleWhere(resourceType, { ...access, forType: () => scopes }, filters);
+    if (!where) return null;
+    const full = access.forType(resourceType);
+    const visible = full?.anyOf.length ? typeAccessSql(full, false) : { sql: 'false', bindings: [] };
+    return { where, visible: { sql: visible.sql, bindings: bindRequestTime(visible.bindings, access.at) } };
   }
 
   /**
@@ -181,7 +228,7 @@ export class ResourceStore {
     filters: Filter[],
     access: AccessScope,
     o: { limit: number; outsideScopes?: boolean },
-  ): Promise<{ ref: string; rowTokens: string[]; inScope: boolean }[]> {
+  ): Promise<WithheldMatch[]> {
     if (!isCompartmentType(resourceType) || !access.scopesFor || !access.patientIds.length) return [];
     const everything: AccessScope = { patientIds: access.patientIds, forType: () => ({ anyOf: [[]] }), ...(access.at ? { at: access.at } : {}) };
     const base = this.visibleWhere(resourceType, everything, filters);
@@ -376,19 +423,35 @@ function accessWhere(resourceType: string, typeAccess: TypeAccess, access: Acces
       add(`r.patient_id = (select min(r2.patient_id) from resource r2 where r2.resource_type = r.resource_type and r2.id = r.id and r2.patient_id in (${marks}))`, access.patientIds);
     }
   }
-  // The caller's access filters test every candidate row: on the row's own tokens where it has them.
-  if (!typeAccess.anyOf.some((set) => set.length === 0)) {
-    const restrictions = or(typeAccess.anyOf.map((set) => andSql(set, shared, true)));
-    add(restrictions.sql, restrictions.bindings);
-  }
-  const required = andSql(typeAccess.allOf ?? [], shared, true);
-  if (required.sql !== 'true') add(required.sql, required.bindings);
+  const own = typeAccessSql(typeAccess, shared);
+  if (own.sql !== 'true') add(own.sql, own.bindings);
   const where = { sql: parts.join(' and '), bindings: Object.freeze(bindings) as unknown[] };
   if (!byKey) accessWheres.set(typeAccess, (byKey = new Map()));
   // Bounded: one entry per compartment set and epoch seen under this type access.
   if (byKey.size >= 64) byKey.clear();
   byKey.set(key, where);
   return where;
+}
+
+const typeAccessSqls = new WeakMap<TypeAccess, Sql>();
+
+/**
+ * The caller's access filters alone (no type, epoch or compartment), as one condition over `r`
+ * that tests every candidate row on its own tokens where it has them; 'true' when unrestricted.
+ * Kept per TypeAccess (compartment types only: shared types are never split, see searchSplit).
+ */
+function typeAccessSql(typeAccess: TypeAccess, shared: boolean): Sql {
+  const known = shared ? undefined : typeAccessSqls.get(typeAccess);
+  if (known) return known;
+  const parts: Sql[] = [];
+  if (!typeAccess.anyOf.some((set) => set.length === 0)) parts.push(or(typeAccess.anyOf.map((set) => andSql(set, shared, true))));
+  const required = andSql(typeAccess.allOf ?? [], shared, true);
+  if (required.sql !== 'true') parts.push(required);
+  const sql: Sql = parts.length
+    ? { sql: parts.map((p) => (parts.length > 1 ? `(${p.sql})` : p.sql)).join(' and '), bindings: parts.flatMap((p) => p.bindings) }
+    : { sql: 'true', bindings: [] };
+  if (!shared) typeAccessSqls.set(typeAccess, sql);
+  return sql;
 }
 
 /** How a search request pages: derived once, for the statement and for the next link. */
@@ -416,7 +479,16 @@ function pageOf(req: SearchRequest): PageOf {
  * keys are carried through the count and the sort; content is joined for the page's rows. One row
  * more than the page is fetched, to know whether there is a next page.
  */
-function searchPageSql(req: SearchRequest, { wantTotal, sorted, offset, afterId }: PageOf, where: VisibleWhere, refs: Sql, at: Date | undefined): [string, unknown[]] {
+function searchPageSql(
+  req: SearchRequest,
+  paging: PageOf,
+  where: VisibleWhere,
+  refs: Sql,
+  at: Date | undefined,
+  withheld?: { visible: Sql; limit: number },
+): [string, unknown[]] {
+  if (withheld) return splitPageSql(req, paging, where, refs, at, withheld);
+  const { wantTotal, sorted, offset, afterId } = paging;
   const shared = where.table === 'shared_resource';
   const keys = shared ? ['resource_type', 'id'] : ['patient_id', 'resource_type', 'id'];
   const order = sorted ? sortTerms(req.resourceType, req.sort) : { sql: '', bindings: [] };
@@ -438,6 +510,32 @@ function searchPageSql(req: SearchRequest, { wantTotal, sorted, offset, afterId 
   // The withheld references are looked up for the page's rows only (the outer select).
   const sql = `select ${SELECT_LIST}${refs.sql}${wantTotal ? ', p.total' : ''} from (${page}) as p join ${where.table} as r on ${join} ${orderBy}`;
   return [sql, [...bindRequestTime(refs.bindings, at), ...bindings, ...order.bindings]];
+}
+
+/**
+ * searchPageSql for a first page that also lists what it withheld (ResourceStore.searchSplit):
+ * the matches the scopes cover are found once (`m`, materialized: both parts read it), each with
+ * whether the reader may see it; the page and its total are taken over the visible ones, and the
+ * first `limit` others (by id) follow the page as rows with their row tokens (`withheld_tokens`)
+ * and no content. `k` and `ord` keep the page's order ahead of them.
+ */
+function splitPageSql(req: SearchRequest, { wantTotal, sorted }: PageOf, where: VisibleWhere, refs: Sql, at: Date | undefined, withheld: { visible: Sql; limit: number }): [string, unknown[]] {
+  const order = sorted ? sortTerms(req.resourceType, req.sort) : { sql: '', bindings: [] };
+  const orderBy = `${order.sql}r.id asc`;
+  const matched =
+    `with m as materialized (select r.patient_id, r.resource_type, r.id, r.last_updated, coalesce((${withheld.visible.sql}), false) as visible ` +
+    `from resource as r where (${where.sql}))`;
+  const page =
+    `p as (select r.patient_id, r.resource_type, r.id, row_number() over (order by ${orderBy}) as ord${wantTotal ? ', count(*) over () as total' : ''} ` +
+    `from m as r where r.visible order by ${orderBy} limit ?)`;
+  const nulls = `null::integer, null::timestamptz, null::text${refs.sql ? ', null::text[]' : ''}${wantTotal ? ', null::bigint' : ''}`;
+  const sql =
+    `${matched}, ${page} select * from (` +
+    `select 0 as k, p.ord, ${SELECT_LIST}${refs.sql}${wantTotal ? ', p.total' : ''}, null::text[] as withheld_tokens from p join resource as r on r.patient_id = p.patient_id and r.resource_type = p.resource_type and r.id = p.id ` +
+    `union all select 1, w.ord, r.resource_type, r.id, ${nulls}, coalesce(r.row_tokens, '{}') ` +
+    `from (select patient_id, resource_type, id, row_number() over (order by id) as ord from m where not visible order by id limit ?) as w ` +
+    `join resource as r on r.patient_id = w.patient_id and r.resource_type = w.resource_type and r.id = w.id) as x order by k, ord`;
+  return [sql, [...withheld.visible.bindings, ...where.bindings, ...order.bindings, ...order.bindings, req.count + 1, ...bindRequestTime(refs.bindings, at), withheld.limit]];
 }
 
 /** ORDER BY terms for `_sort` (each followed by a comma; the id comes last), over `r`. */
