@@ -5,6 +5,7 @@
  * at. Changes are made here straight in the database, as another instance or an administrator
  * would, never through this process: nothing in memory is told.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import type { Knex } from 'knex';
@@ -142,7 +143,12 @@ describe('a remembered context', () => {
     expect(await holdChecks('Observation/mom-hgb')).toBe(0);
 
     await db('release_hold_item').insert(holdItem('mom', 'mom-hgb'));
-    expect((await h.get(token, 'Observation/mom-hgb')).status).toBe(404);
+    // Refused under the context read again, and logged with that context's reason, not the remembered one's.
+    const requestId = randomUUID();
+    expect((await h.get(token, 'Observation/mom-hgb', { 'X-Request-Id': requestId })).status).toBe(404);
+    const [entry] = (await db('access_log').where({ request_id: requestId })) as { withheld: { ref: string; reason: string }[] | string }[];
+    const withheld = typeof entry!.withheld === 'string' ? (JSON.parse(entry!.withheld) as { ref: string; reason: string }[]) : entry!.withheld;
+    expect(withheld.map((w) => [w.ref, w.reason])).toEqual([['Observation/mom-hgb', 'data-quality-hold']]);
     expect((await h.get(token, 'Observation?patient=mom&_summary=count')).body.total).toBe(0);
     expect(entryIds((await h.get(token, 'Patient/mom/$everything')).body)).not.toContain('Observation/mom-hgb');
     // One statement: the page, and the access log's account of what the search withheld (AUD-1).

@@ -105,15 +105,17 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     if (type === 'AuditEvent') return auditEventRead(ctx, logView, token, id);
     // Same answer for "no such id" and "not yours": existence never leaks.
     const read = async (t: TokenAccess) => (ID.test(id) ? deps.store.read(type, id, accessScope(t, 'read')) : undefined);
-    let found = await read(token);
+    let reader = token;
+    let found = await read(reader);
     if (!found) {
       const current = await recheck(ctx, token, type, 'read');
-      if (current) found = await read(current);
+      if (current) found = await read((reader = current));
     }
     if (!found) {
-      // AUD-1: the log (never the response) says whether the patient's record holds it, and why it was withheld.
+      // AUD-1: the log (never the response) says whether the patient's record holds it, and why it
+      // was withheld, under the context the answer was given in.
       if (deps.withheldFor && ID.test(id) && supportedResourceTypes.has(type)) {
-        ctx.state['withheld'] = await deps.withheldFor(token, type, [{ kind: 'id', values: [id] }], 'read', { outsideScopes: true });
+        ctx.state['withheld'] = await deps.withheldFor(reader, type, [{ kind: 'id', values: [id] }], 'read', { outsideScopes: true });
       }
       throw new OperationOutcomeError('NOT_FOUND', `${type}/${id} is not known`);
     }
