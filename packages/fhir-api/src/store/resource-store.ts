@@ -662,11 +662,14 @@ function withheldRefsSql(where: VisibleWhere, access: AccessScope): Sql {
     sql:
       `, array(select t.code from search_token t join resource x on x.patient_id = t.patient_id and x.resource_type = split_part(t.code, '/', 1) ` +
       `and x.id = split_part(t.code, '/', 2) where t.patient_id = r.patient_id and t.resource_type = r.resource_type and t.resource_id = r.id ` +
-      // The compartment's own Patient is never withheld from its reader: its probe is skipped.
-      `and t.param = '${REFERENCES_PARAM}' and t.code not like 'Patient/%' and (${withheld.sql})) as withheld_refs`,
+      // The compartment's own Patient and the shared resources are never withheld: their probes are skipped.
+      `and t.param = '${REFERENCES_PARAM}' and split_part(t.code, '/', 1) not in (${NEVER_WITHHELD_TYPES}) and (${withheld.sql})) as withheld_refs`,
     bindings: withheld.bindings,
   };
 }
+
+/** Referenced types whose targets are never withheld (a SQL list of literals: registry names only). */
+const NEVER_WITHHELD_TYPES = ['Patient', ...[...supportedResourceTypes].filter((t) => !isCompartmentType(t)).sort()].map((t) => `'${t}'`).join(', ');
 
 const withheldSqls = new WeakMap<WithheldTargets, Sql>();
 
