@@ -46,6 +46,8 @@ const RESOURCES: Resource[] = [
   obs('o-eie', 'pat', 'entered-in-error', { category: [VITALS] }),
   obs('o-inrep', 'pat', 'final'),
   obs('o-panel', 'pat', 'final', { category: [VITALS], hasMember: [{ reference: 'Observation/o-final' }, { reference: 'Observation/o-prelim' }, { reference: 'Observation/o-eie' }] }),
+  // Names the same targets as the panel: a page probes each target once for all its rows.
+  obs('o-derived', 'pat', 'final', { category: [VITALS], derivedFrom: [{ reference: 'Observation/o-prelim' }, { reference: 'Observation/o-final' }, { reference: 'Observation/o-eie' }] }),
   report('dr-ok', 'pat', ['o-final', 'o-prelim', 'o-held']),
   report('dr-held', 'pat', ['o-inrep']),
   { resourceType: 'Condition', id: 'c-held', code, subject: { reference: 'Patient/pat' } } as Resource,
@@ -137,6 +139,11 @@ describe('references to withheld resources are removed from what is shown', () =
     }
     const reports = await ok(pat, 'DiagnosticReport?patient=pat');
     expect(entryIds(reports as never)).toEqual(['DiagnosticReport/dr-ok']);
+    // Rows of one page naming the same withheld and visible targets: each row loses exactly the withheld ones.
+    const page = (await ok(pat, 'Observation?patient=pat&_count=50')) as { entry: { resource: Record<string, unknown> }[] };
+    const byId = new Map(page.entry.map((e) => [e.resource['id'], e.resource]));
+    expect([byId.get('o-panel')?.['hasMember'], byId.get('o-derived')?.['derivedFrom']]).toEqual([[{ reference: 'Observation/o-final' }], [{ reference: 'Observation/o-final' }]]);
+    expect(byId.get('o-final')?.['encounter']).toEqual({ reference: 'Encounter/enc-1' });
   });
 });
 
