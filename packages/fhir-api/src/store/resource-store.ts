@@ -690,9 +690,10 @@ function pageWithheldRefs(where: VisibleWhere, access: AccessScope): PageRefs {
       `and t.resource_type = p.resource_type and t.resource_id = p.id where t.param = '${REFERENCES_PARAM}' and split_part(t.code, '/', 1) not in (${NEVER_WITHHELD_TYPES})), ` +
       `ph as materialized (select d.patient_id, d.code from (select distinct patient_id, code from pr) as d join resource x on x.patient_id = d.patient_id ` +
       `and x.resource_type = split_part(d.code, '/', 1) and x.id = split_part(d.code, '/', 2) where (${withheld.sql}))`,
+    // The usual page withholds no target: then no row looks (the exists is evaluated once, not per row).
     column:
-      ', array(select f.code from pr f where f.patient_id = r.patient_id and f.resource_id = r.id ' +
-      'and exists (select 1 from ph wh where wh.patient_id = f.patient_id and wh.code = f.code)) as withheld_refs',
+      ', case when exists (select 1 from ph) then array(select f.code from pr f where f.patient_id = r.patient_id and f.resource_id = r.id ' +
+      "and exists (select 1 from ph wh where wh.patient_id = f.patient_id and wh.code = f.code)) else '{}'::text[] end as withheld_refs",
     bindings: withheld.bindings,
   };
 }
