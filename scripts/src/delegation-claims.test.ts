@@ -101,7 +101,7 @@ describe('an end date', () => {
   test('must say its time zone: a bare date would end at midnight somewhere else', async () => {
     const ana = await h.portalLogin(ANA);
     const year = h.now().getUTCFullYear() + 1;
-    for (const endsAt of [`${year}-07-01`, `${year}-07-01T00:00:00`, 'next tuesday', 42]) {
+    for (const endsAt of [`${year}-07-01`, `${year}-07-01T00:00:00`, 'next tuesday', 42, `${year}-02-30T00:00:00Z`, `${year}-07-01T24:30:00Z`]) {
       const res = await ana.post('/v1/portal/proxy/delegations').send({ proxyUsername: 'sam', basis: 'caregiver', endsAt });
       expect([String(endsAt), res.status, res.body.error?.code]).toEqual([String(endsAt), 400, 'INVALID_END']);
     }

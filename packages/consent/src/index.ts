@@ -31,3 +31,4 @@ export { cors, type CorsOptions } from './http/cors.js';
 export * from './audit/index.js';
 export * from './rate-limits/index.js';
 export * from './restrictions/index.js';
+export * from './disclosure-consents/index.js';

@@ -5,7 +5,7 @@
  * `{ error: { code, message, rule? } }` for API errors and the stores' typed refusals.
  */
 import type { Context, Middleware } from 'koa';
-import { DelegationError, HoldValidationError, RestrictionValidationError, findAccountById, type Account, type Database, type Logger } from '@patient-access/consent';
+import { DelegationError, DisclosureConsentError, HoldValidationError, RestrictionValidationError, findAccountById, type Account, type Database, type Logger } from '@patient-access/consent';
 import { PORTAL_IDLE_SECONDS, type PortalCookies } from './portal-session.js';
 
 export class ApiError extends Error {
@@ -27,7 +27,7 @@ export const jsonErrors: Middleware = async (ctx, next) => {
     if (err instanceof ApiError) {
       ctx.status = err.status;
       ctx.body = { error: { code: err.code, message: err.message } };
-    } else if (err instanceof HoldValidationError || err instanceof RestrictionValidationError) {
+    } else if (err instanceof HoldValidationError || err instanceof RestrictionValidationError || err instanceof DisclosureConsentError) {
       ctx.status = err.status;
       ctx.body = { error: { code: err.code, message: err.message, rule: err.rule } };
     } else if (err instanceof DelegationError) {

@@ -19,6 +19,7 @@ import {
   findAccountByUsername,
   findDelegation,
   openDelegation,
+  parseZonedDateTime,
   type Account,
   type AppConfig,
   type Database,
@@ -27,7 +28,7 @@ import {
   type Logger,
 } from '@patient-access/consent';
 import { proxyTrust } from '../proxy-trust.js';
-import { ApiError, dateField, jsonBody, jsonErrors, textField, unexpectedErrors } from './api-support.js';
+import { ApiError, jsonBody, jsonErrors, textField, unexpectedErrors } from './api-support.js';
 import type { PatientSummary } from '../interactions/routes.js';
 import { proxyAllowed } from '../smart/proxy-age.js';
 import type { PortalCookies } from './portal-session.js';
@@ -44,9 +45,6 @@ export interface DelegationApiDeps {
 }
 
 const BASES: readonly DelegationBasis[] = ['parent', 'guardian', 'poa', 'caregiver'];
-/** RFC 3339 date-time with a zone (Z or an offset). */
-const ZONED_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-
 export function delegationApi(deps: DelegationApiDeps): Koa {
   const { db, now, cookies } = deps;
   const app = new Koa();
@@ -84,10 +82,9 @@ export function delegationApi(deps: DelegationApiDeps): Koa {
     if (accessLevel !== 'full' && accessLevel !== 'limited') throw new ApiError(400, 'INVALID_ACCESS_LEVEL', 'accessLevel must be full or limited');
     // An end without a time zone ("2026-07-01") would end at midnight somewhere else (UTC, or the
     // server's zone): the instant must be unambiguous.
-    if (body['endsAt'] !== undefined && (typeof body['endsAt'] !== 'string' || !ZONED_DATE_TIME.test(body['endsAt'])))
+    const endsAt = body['endsAt'] === undefined ? undefined : parseZonedDateTime(body['endsAt']);
+    if (body['endsAt'] !== undefined && (!endsAt || endsAt <= now()))
       throw new ApiError(400, 'INVALID_END', 'endsAt must be a future date-time with a time zone, e.g. 2026-07-01T00:00:00-07:00');
-    const endsAt = body['endsAt'] === undefined ? undefined : dateField(body['endsAt']);
-    if (endsAt && (Number.isNaN(endsAt.getTime()) || endsAt <= now())) throw new ApiError(400, 'INVALID_END', 'endsAt must be a future date-time with a time zone');
     const proxyAccountId = textField(body['proxyAccountId']);
     const proxyUsername = textField(body['proxyUsername']);
     const proxy = proxyAccountId ? await findAccountById(db, proxyAccountId) : proxyUsername ? await findAccountByUsername(db, proxyUsername) : undefined;

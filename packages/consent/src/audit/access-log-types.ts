@@ -26,6 +26,9 @@ export const POLICY_ACTIONS = [
   // The patient's "do not share" instructions (IB-1), made and ended.
   'restriction.create',
   'restriction.end',
+  // The patient's consent that a proxy may receive records the law lets out only with it (IB-2), given and revoked.
+  'disclosure-consent.grant',
+  'disclosure-consent.revoke',
   // State-law rules (REL-6) concern no one patient: they are logged in the '' chain.
   'rule.create',
   'rule.enable',
@@ -95,6 +98,7 @@ export const WITHHELD_EXCEPTIONS: Readonly<Record<WithheldReason, BlockingExcept
   'proxy-age-limited': 'privacy_minor',
   'proxy-delegation-limited': 'privacy_individual_request',
   'entered-in-error': 'preventing_harm',
+  'consent-required': 'privacy_precondition',
   restriction: 'privacy_individual_request',
   'references-hidden': 'infeasibility_segmentation',
   'release-status': 'not_yet_final',

@@ -146,6 +146,8 @@ function eventType(action: AccessLogAction): { type: Coding; interaction?: Codin
     case 'delegation.end':
     case 'restriction.create':
     case 'restriction.end':
+    case 'disclosure-consent.grant':
+    case 'disclosure-consent.revoke':
     case 'rule.create':
     case 'rule.enable':
     case 'rule.disable':
@@ -181,6 +183,8 @@ const ACTION_DISPLAY: Readonly<Record<AccessLogAction, string>> = {
   'delegation.end': 'Proxy access ended',
   'restriction.create': 'Sharing restricted',
   'restriction.end': 'Sharing restriction ended',
+  'disclosure-consent.grant': 'Consent to share protected records given',
+  'disclosure-consent.revoke': 'Consent to share protected records revoked',
   'rule.create': 'Legal hold rule created',
   'rule.enable': 'Legal hold rule enabled',
   'rule.disable': 'Legal hold rule disabled',

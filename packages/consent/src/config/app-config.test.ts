@@ -87,8 +87,13 @@ describe('POLICY_FILE and JURISDICTION: the organization\'s policy choices, refu
     return [];
   };
 
-  test('defaults: final results only, age rules 12 and 18', () => {
-    expect(load({}).policy).toEqual({ jurisdiction: undefined, releasePolicy: { releasePreliminary: false }, ageRules: { limitedProxyFromAge: 12, majorityAge: 18, timeZone: 'UTC' } });
+  test('defaults: final results only, age rules 12 and 18, 42 CFR Part 2 records need the patient\'s consent for a proxy', () => {
+    expect(load({}).policy).toEqual({
+      jurisdiction: undefined,
+      releasePolicy: { releasePreliminary: false },
+      ageRules: { limitedProxyFromAge: 12, majorityAge: 18, timeZone: 'UTC' },
+      consentRequiredLabels: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: '42CFRPart2' }],
+    });
   });
 
   test("the deployment's jurisdiction picks its age rules; preliminary results may be shown", () => {
@@ -97,6 +102,7 @@ describe('POLICY_FILE and JURISDICTION: the organization\'s policy choices, refu
       jurisdiction: 'US-AL',
       releasePolicy: { releasePreliminary: true },
       ageRules: { limitedProxyFromAge: 12, majorityAge: 19, timeZone: 'America/Chicago' },
+      consentRequiredLabels: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: '42CFRPart2' }],
     });
     expect(load({ POLICY_FILE: file, JURISDICTION: 'US-CA' }).policy.ageRules.majorityAge).toBe(18);
   });
@@ -114,6 +120,19 @@ describe('POLICY_FILE and JURISDICTION: the organization\'s policy choices, refu
     const found = problems({ POLICY_FILE: policy(content) });
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(message);
+  });
+
+  test('CONSENT_REQUIRED_LABELS (IB-2): system|code entries, or none; anything else is named at start-up', () => {
+    const stateLaw = { system: 'urn:oid:2.16.840.1.113883.3.1', code: 'STATE-CONSENT' };
+    expect(load({ CONSENT_REQUIRED_LABELS: `http://terminology.hl7.org/CodeSystem/v3-ActCode|42CFRPart2, ${stateLaw.system}|${stateLaw.code}` }).policy.consentRequiredLabels).toEqual([
+      { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: '42CFRPart2' },
+      stateLaw,
+    ]);
+    expect(load({ CONSENT_REQUIRED_LABELS: 'none' }).policy.consentRequiredLabels).toEqual([]);
+    expect(problems({ CONSENT_REQUIRED_LABELS: '42CFRPart2' })).toEqual(['CONSENT_REQUIRED_LABELS: expected system|code (an http(s) or urn system), got "42CFRPart2"']);
+    expect(problems({ CONSENT_REQUIRED_LABELS: 'ftp://x|A' })).toHaveLength(1);
+    expect(problems({ CONSENT_REQUIRED_LABELS: 'http://x|A,,http://x|bad code' })).toHaveLength(2);
+    expect(problems({ CONSENT_REQUIRED_LABELS: 'http://x|A,http://x|A' })).toEqual(['CONSENT_REQUIRED_LABELS: http://x|A is listed twice']);
   });
 
   test('a missing file and a malformed jurisdiction are named', () => {

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ageRulesFor, validateAgeRulesConfig, type AgeRules } from '../policy/age-rules.js';
 import { PolicyConfigError, isPlainObject } from '../policy/config-error.js';
+import { DEFAULT_CONSENT_REQUIRED_LABELS, parseConsentRequiredLabels } from '../policy/consent-required-labels.js';
+import type { Coding } from '../policy/labels.js';
 import { DEFAULT_RELEASE_POLICY, DELAY_LIKE, REL1_REFUSAL, validateReleasePolicy, type ReleasePolicy } from '../policy/release-policy.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -37,12 +39,18 @@ export interface AppConfig {
   policy: PolicyConfig;
 }
 
-/** The organization's access policy choices (POLICY_FILE, JURISDICTION); the same for every client (REL-8). */
+/** The organization's access policy choices (POLICY_FILE, JURISDICTION, CONSENT_REQUIRED_LABELS); the same for every client (REL-8). */
 export interface PolicyConfig {
   /** ISO 3166-2 code of the deployment (e.g. US-CA): picks the age rules of that jurisdiction. */
   jurisdiction: string | undefined;
   releasePolicy: ReleasePolicy;
   ageRules: AgeRules;
+  /**
+   * CONSENT_REQUIRED_LABELS: security labels whose resources a proxy receives only once the
+   * patient has recorded her consent naming that proxy (IB-2, 45 CFR 171.202(b)); default
+   * 42 CFR Part 2 (`http://terminology.hl7.org/CodeSystem/v3-ActCode|42CFRPart2`), `none` for none.
+   */
+  consentRequiredLabels: readonly Coding[];
 }
 
 export interface AuthConfig {
@@ -99,7 +107,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     secureCookies: read.boolean('SECURE_COOKIES', new URL(issuerUrl).protocol === 'https:'),
   };
 
-  const policy = readPolicy(read.raw('POLICY_FILE'), read.raw('JURISDICTION'), cwd, problems);
+  const policy = {
+    ...readPolicy(read.raw('POLICY_FILE'), read.raw('JURISDICTION'), cwd, problems),
+    consentRequiredLabels: readConsentRequiredLabels(read.raw('CONSENT_REQUIRED_LABELS'), problems),
+  };
 
   if (problems.length) throw new ConfigError(problems);
   return { host, port, publicUrl, fhirBaseUrl, issuerUrl, database, redisUrl, logLevel, trustProxy, demoData, demoPatients, auth, policy };
@@ -112,8 +123,8 @@ const POLICY_KEYS = new Set(['releasePolicy', 'ageRules']);
  * POLICY_FILE: `{ "releasePolicy": { "releasePreliminary": false }, "ageRules": { "default": {…}, "jurisdictions": { "US-CA": {…} } } }`.
  * Every setting is checked; one that would block access is refused with the rule it breaks.
  */
-function readPolicy(file: string | undefined, jurisdiction: string | undefined, cwd: string, problems: string[]): PolicyConfig {
-  const fallback: PolicyConfig = { jurisdiction: undefined, releasePolicy: DEFAULT_RELEASE_POLICY, ageRules: ageRulesFor(validateAgeRulesConfig(undefined), undefined) };
+function readPolicy(file: string | undefined, jurisdiction: string | undefined, cwd: string, problems: string[]): Omit<PolicyConfig, 'consentRequiredLabels'> {
+  const fallback: Omit<PolicyConfig, 'consentRequiredLabels'> = { jurisdiction: undefined, releasePolicy: DEFAULT_RELEASE_POLICY, ageRules: ageRulesFor(validateAgeRulesConfig(undefined), undefined) };
   if (jurisdiction !== undefined && !JURISDICTION.test(jurisdiction)) problems.push(`JURISDICTION: expected an ISO 3166-2 code such as US-CA, got "${jurisdiction}"`);
   let raw: unknown = {};
   if (file !== undefined) {
@@ -139,6 +150,18 @@ function readPolicy(file: string | undefined, jurisdiction: string | undefined, 
     if (!(err instanceof PolicyConfigError)) throw err;
     problems.push(...err.problems.map((p) => `POLICY_FILE: ${p}`));
     return fallback;
+  }
+}
+
+/** CONSENT_REQUIRED_LABELS (IB-2): `system|code,…` or `none`; unset, 42 CFR Part 2. */
+function readConsentRequiredLabels(text: string | undefined, problems: string[]): readonly Coding[] {
+  if (text === undefined) return DEFAULT_CONSENT_REQUIRED_LABELS;
+  try {
+    return Object.freeze(parseConsentRequiredLabels(text));
+  } catch (err) {
+    if (!(err instanceof PolicyConfigError)) throw err;
+    problems.push(...err.problems.map((p) => `CONSENT_REQUIRED_LABELS: ${p}`));
+    return DEFAULT_CONSENT_REQUIRED_LABELS;
   }
 }
 

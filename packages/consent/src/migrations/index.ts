@@ -12,5 +12,6 @@ import { cheaperAccessLogHashChecks } from './202611270001_access_log_cheaper_ha
 import { holdItemsMoveAccessEpoch } from './202612070001_hold_items_move_access_epoch.js';
 import { accessLogEventIdIndex } from './202612080001_access_log_event_id_index.js';
 import { delegationPrivilegeActions } from './202612080002_delegation_privilege_actions.js';
+import { createDisclosureConsents } from './202612090001_create_disclosure_consents.js';
 
-export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads, cheaperAccessLogHashChecks, holdItemsMoveAccessEpoch, accessLogEventIdIndex, delegationPrivilegeActions];
+export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads, cheaperAccessLogHashChecks, holdItemsMoveAccessEpoch, accessLogEventIdIndex, delegationPrivilegeActions, createDisclosureConsents];

@@ -43,9 +43,14 @@ describe('accessPlan', () => {
     expect(plan.harmTypes).toEqual(['life_or_physical_safety', 'substantial_harm']); // PRX-5 binds representatives
   });
 
-  test('a parent of a young child: full, but substantial-harm holds still bind the parent', () => {
+  test('a parent of a young child: full, but substantial-harm holds still bind the parent, and Part 2 records need the consent (IB-2)', () => {
     const plan = granted({ relationship: proxy('parent'), patientBirthDate: '2018-01-10', at: NOW });
-    expect(plan).toMatchObject({ level: 'full', levelReason: 'proxy-minor', hiddenSecurityLabels: [], hideReferencesToHidden: false });
+    const part2 = [
+      { system: ACT_CODE_SYSTEM, code: '42CFRPart2' },
+      { system: 'http://hl7.org/fhir/v3/ActCode', code: '42CFRPart2' },
+    ];
+    expect(plan).toMatchObject({ level: 'full', levelReason: 'proxy-minor', hiddenSecurityLabels: part2, consentRequiredLabels: part2, hideReferencesToHidden: true });
+    expect(granted({ relationship: proxy('parent'), patientBirthDate: '2018-01-10', at: NOW, consentRequiredLabels: [] })).toMatchObject({ hiddenSecurityLabels: [], hideReferencesToHidden: false });
     expect(plan.harmTypes).toContain('substantial_harm');
   });
 

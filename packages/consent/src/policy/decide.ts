@@ -2,13 +2,13 @@
  * The decision for one resource under an access plan: the executable specification the FHIR
  * API's SQL must match (its tests compare against this). When several reasons apply, the most
  * lasting one is reported, so the access log says why the item would still be withheld after
- * the shorter-lived reasons pass: no access at all → entered in error → hidden label →
- * restriction → reference to a hidden resource → not a released status → holds (legal, harm,
+ * the shorter-lived reasons pass: no access at all → entered in error → hidden label (the
+ * proxy's own limit, then the want of the patient's consent, which she can give) → restriction → reference to a hidden resource → not a released status → holds (legal, harm,
  * data quality, then the patient's own delay, which the patient can cancel).
  */
 import type { NoneReason, LimitedReason } from './age-rules.js';
 import type { AccessPlan, HarmType, HoldKind } from './access-plan.js';
-import { anyCodingMatches, codingMatches, type Coding } from './labels.js';
+import { anyCodingMatches, codingMatches, sameCoding, type Coding } from './labels.js';
 import type { ResultType } from './release-policy.js';
 
 /** An active hold on the resource at the time of the request (see holds/ for "active"). */
@@ -40,6 +40,7 @@ export type ReasonCode =
   | NoneReason
   | LimitedReason
   | 'entered-in-error'
+  | 'consent-required'
   | 'restriction'
   | 'references-hidden'
   | 'release-status'
@@ -48,7 +49,7 @@ export type ReasonCode =
   | 'data-quality-hold'
   | 'patient-delay';
 
-export type RuleId = 'REL-2' | 'REL-4' | 'REL-5' | 'REL-6' | 'REL-7' | 'PRX-1' | 'PRX-2' | 'PRX-3' | 'PRX-4' | 'PRX-5' | 'PRX-6' | 'IB-1';
+export type RuleId = 'REL-2' | 'REL-4' | 'REL-5' | 'REL-6' | 'REL-7' | 'PRX-1' | 'PRX-2' | 'PRX-3' | 'PRX-4' | 'PRX-5' | 'PRX-6' | 'IB-1' | 'IB-2';
 
 export type Decision = { readonly visible: true } | { readonly visible: false; readonly reason: ReasonCode; readonly rule: RuleId };
 
@@ -65,6 +66,7 @@ export const REASON_RULES: Readonly<Record<ReasonCode, RuleId>> = Object.freeze(
   'proxy-age-limited': 'PRX-3',
   'proxy-delegation-limited': 'PRX-1',
   'entered-in-error': 'REL-4',
+  'consent-required': 'IB-2',
   restriction: 'IB-1',
   'references-hidden': 'PRX-3',
   'release-status': 'REL-7',
@@ -100,8 +102,13 @@ function resultType(plan: Extract<AccessPlan, { level: 'full' | 'limited' }>, fa
 export function decideResource(plan: AccessPlan, facts: ResourceFacts): Decision {
   if (plan.level === 'none') return hidden(plan.reason); // PRX-1, PRX-2, PRX-4, PRX-5, PRX-6
   if (facts.status !== undefined && plan.neverVisibleStatuses.includes(facts.status)) return hidden('entered-in-error'); // REL-4
-  if (plan.hiddenSecurityLabels.length > 0 && anyCodingMatches(plan.hiddenSecurityLabels, facts.securityLabels ?? []))
+  const labels = facts.securityLabels ?? [];
+  if (plan.hiddenSecurityLabels.length > 0 && anyCodingMatches(plan.hiddenSecurityLabels, labels)) {
+    // IB-2 (45 CFR 171.202(b)) only when no other hidden label applies: a consent cannot lift the proxy's own limit.
+    const limitLabels = plan.hiddenSecurityLabels.filter((h) => !plan.consentRequiredLabels.some((c) => sameCoding(c, h)));
+    if (!anyCodingMatches(limitLabels, labels)) return hidden('consent-required');
     return hidden(plan.levelReason === 'proxy-delegation-limited' ? 'proxy-delegation-limited' : 'proxy-age-limited'); // PRX-3
+  }
   const restricted = plan.restrictions.some(
     (r) => (r.resourceType === undefined || r.resourceType === facts.resourceType) && (facts.categories ?? []).some((c) => codingMatches(r.category, c)),
   );

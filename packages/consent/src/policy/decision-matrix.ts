@@ -91,6 +91,8 @@ export function decisionMatrixCase(inputs: DecisionMatrixInputs): { plan: Access
       patientBirthDate: pick(DECISION_MATRIX_BIRTH_DATES, inputs['age'] ?? '', 'age'),
       at,
       releasePolicy: { releasePreliminary: releasePreliminary === 'true' },
+      // The matrix's labels and hidden targets are PRX-3's; IB-2 (consent-required labels) has its own table.
+      consentRequiredLabels: [],
     },
     facts: {
       resourceType: resource.resourceType,

@@ -72,6 +72,20 @@ export const LIMITED_PROXY_HIDDEN_LABELS: readonly Coding[] = Object.freeze([
   ...ACT_CODE_SYSTEMS.flatMap((system) => HIDDEN_SENSITIVITY_CODES.map((code) => Object.freeze({ system, code }))),
 ]);
 
+/** These labels plus, for each recorded under a v3 system, the same code under the pre-R4 URI (fail-closed). */
+export function withLegacySystems(labels: readonly Coding[]): Coding[] {
+  const legacy: Readonly<Record<string, string>> = { [CONFIDENTIALITY_SYSTEMS[0]]: CONFIDENTIALITY_SYSTEMS[1], [ACT_CODE_SYSTEMS[0]]: ACT_CODE_SYSTEMS[1] };
+  return labels.flatMap((l) => {
+    const old = l.system === undefined ? undefined : legacy[l.system];
+    return old === undefined ? [l] : [l, Object.freeze({ system: old, code: l.code })];
+  });
+}
+
+/** The same coding: equal codes and equal systems (both absent counts as equal). Unlike codingMatches, not a pattern. */
+export function sameCoding(a: Coding, b: Coding): boolean {
+  return a.code === b.code && a.system === b.system;
+}
+
 /** `pattern` matches `actual` when the codes agree and neither side names a different system. */
 export function codingMatches(pattern: Coding, actual: Coding): boolean {
   if (pattern.code !== actual.code) return false;

@@ -107,6 +107,8 @@ function typeAccess(inputs: Pick<AccessInputs, 'scopes' | 'contexts' | 'plan'>, 
   // REL-4: entered-in-error is never shown as a result (for results, within releaseAlternatives).
   if (plan.neverVisibleStatuses.length && hasStatus(type) && !isResultType(type)) allOf.push(tokenNot('status', plan.neverVisibleStatuses.map((code) => ({ code }))));
   // PRX-3: a limited proxy sees nothing labelled confidential or sensitive, nor what points at it.
+  // IB-2 (45 CFR 171.202(b)): nor does any proxy see what is labelled as needing the patient's
+  // consent (42 CFR Part 2) until she has recorded it for that proxy: the plan lists those labels too.
   // A label recorded without a system matches on its code alone (fail-closed, as decide.ts does).
   if (plan.hiddenSecurityLabels.length) {
     const codes = [...new Set(plan.hiddenSecurityLabels.map((l) => l.code))];

@@ -2,7 +2,8 @@
  * The access pipeline every PHI route runs first: verify the Bearer token (signature, issuer,
  * audience = this FHIR base, expiry), confirm its grant is still in force (API-3), then evaluate
  * the access plan for the patient now (age rules, delegation, release policy, the patient's
- * restrictions: PRX-1…6, REL-1…8, IB-1). Any failure is one 401 that says nothing about the data.
+ * restrictions and disclosure consents: PRX-1…6, REL-1…8, IB-1, IB-2). Any failure is one 401
+ * that says nothing about the data.
  * The grant's context is remembered between requests with the patient's access epoch, which every
  * PHI statement checks in SQL: a context changed since is never served, only read again (the
  * routes confirm an empty answer, the only symptom of a changed epoch).
@@ -18,6 +19,7 @@ import {
   touchAppGrant,
   type AccessPlan,
   type AgeRules,
+  type Coding,
   type GrantInForce,
   type GrantedPlan,
   type ReleasePolicy,
@@ -55,9 +57,11 @@ export interface AccessResolverOptions {
   now?: () => Date;
   ageRules?: AgeRules;
   releasePolicy?: ReleasePolicy;
+  /** Labels a proxy sees only with the patient's recorded consent (IB-2; PolicyConfig.consentRequiredLabels); default 42 CFR Part 2. */
+  consentRequiredLabels?: readonly Coding[];
   /**
-   * How long a request context (grant, birth date, restrictions, epoch) is remembered; 0 reads it
-   * on every request. Remembering it is safe at any length: every PHI statement checks the
+   * How long a request context (grant, birth date, restrictions, disclosure consents, epoch) is
+   * remembered; 0 reads it on every request. Remembering it is safe at any length: every PHI statement checks the
    * context's epoch (access-epoch.ts), and a changed one is read again. The bound only limits memory
    * held for tokens no longer in use, and how long a database without the epoch triggers (restored
    * from an old dump) could serve a changed context.
@@ -166,10 +170,12 @@ export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
         relationship,
         patientBirthDate: context.patientBirthDate,
         restrictions: context.restrictions,
+        disclosureConsents: context.disclosureConsents, // IB-2 (45 CFR 171.202(b))
         patientHasHoldItems: context.holdItems,
         at,
         ...(o.ageRules ? { ageRules: o.ageRules } : {}),
         ...(o.releasePolicy ? { releasePolicy: o.releasePolicy } : {}),
+        ...(o.consentRequiredLabels ? { consentRequiredLabels: o.consentRequiredLabels } : {}),
         clientId,
       });
     if (planDependsOnClock(relationship)) return compute();

@@ -69,7 +69,11 @@ export async function withheldItems(db: Knex, plan: GrantedPlan, patientId: stri
     if (reportHolds.length) return { ref: row.ref, reason: heldReportReason(reportHolds) };
     // It would reveal a labelled resource to a limited proxy, or a restricted one: that limit's reason.
     if (plan.level === 'limited') return { ref: row.ref, reason: plan.levelReason === 'proxy-delegation-limited' ? 'proxy-delegation-limited' : 'proxy-age-limited' };
-    return { ref: row.ref, reason: plan.restrictions.length ? 'restriction' : 'references-hidden' };
+    if (plan.restrictions.length) return { ref: row.ref, reason: 'restriction' };
+    // IB-2 (45 CFR 171.202(b)): with no limit and no restriction, only a consent-required label can be
+    // what it references; a Provenance may instead be one whose every target is withheld (unreleased, held).
+    if (plan.consentRequiredLabels.length && type !== 'Provenance') return { ref: row.ref, reason: 'consent-required' };
+    return { ref: row.ref, reason: 'references-hidden' };
   });
 }
 

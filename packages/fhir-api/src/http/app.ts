@@ -65,7 +65,7 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
         withheldReasons: { limit: WITHHELD_LOG_LIMIT, explain: (token, rows) => withheldItems(db, token.plan, token.patientId, rows, token.at) },
         fhirBaseUrl: config.fhirBaseUrl,
         readAccessLog: (patientId, options) => auditEventsFor(db, patientId, options),
-        resolveAccess: createAccessResolver({ db, keys: tokenKeys, issuer: config.issuerUrl, fhirBaseUrl: config.fhirBaseUrl, ageRules: config.policy.ageRules, releasePolicy: config.policy.releasePolicy, ...(now ? { now } : {}) }),
+        resolveAccess: createAccessResolver({ db, keys: tokenKeys, issuer: config.issuerUrl, fhirBaseUrl: config.fhirBaseUrl, ageRules: config.policy.ageRules, releasePolicy: config.policy.releasePolicy, consentRequiredLabels: config.policy.consentRequiredLabels, ...(now ? { now } : {}) }),
         ...(rateLimits ? { rateLimits } : {}),
         ...(accessLog ? { accessLog } : {}),
       })
