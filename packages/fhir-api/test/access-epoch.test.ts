@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import type { Knex } from 'knex';
-import { createRestriction, endRestriction, revokeAppGrant, statementsDuring, suspendDelegation } from '@patient-access/consent';
+import { createRestriction, endRestriction, grantInForce, revokeAppGrant, statementsDuring, suspendDelegation } from '@patient-access/consent';
 import { writeResources } from '../src/store/resource-writer.js';
 import { LAB, MARIA, MARIA_ACCOUNT, usCoreFixtures } from './us-core-fixtures.js';
 import { FHIR, createHarness, entryIds, type Harness } from './smart-harness.js';
@@ -39,6 +39,19 @@ const holdItem = (patientId: string, resourceId: string, resourceType = 'Observa
 
 const VITALS_CATEGORY = { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' };
 const LAB_CATEGORY = { system: LAB.coding[0]!.system, code: LAB.coding[0]!.code };
+
+// Before the tests below suspend the teen's delegation.
+describe("a grant is served only under its own account's delegation", () => {
+  test('a grant row naming a delegation another account holds is denied, not served under it', async () => {
+    const token = await h.launch({ user: MARIA, pick: 'teen' });
+    const grantId = decodeJwt(token)['grant_id'] as string;
+    expect(await grantInForce(db, grantId, new Date())).toMatchObject({ delegation: { id: expect.any(String) } });
+    const maria = (await db('account').where({ username: 'maria' }).first()) as Record<string, unknown>;
+    await db('account').insert({ ...maria, id: 'acct-other', username: 'other' });
+    await db('app_grant').where({ id: grantId }).update({ account_id: 'acct-other' });
+    expect(await grantInForce(db, grantId, new Date())).toEqual({ denied: 'delegation-inactive' });
+  });
+});
 
 describe('the epoch moves with every change a request context is made of', () => {
   let grantId: string;

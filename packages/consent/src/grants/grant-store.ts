@@ -109,8 +109,10 @@ export type GrantContextRow = GrantRow & {
 export function grantInForceQuery(db: Knex, id: string): Knex.QueryBuilder {
   return db('app_grant as g')
     .join('account as a', 'a.id', 'g.account_id')
+    // The delegation must be the grant's own account's: a grant row naming another's (a bug, a
+    // bad restore) finds none and is denied as delegation-inactive, never served under it.
     .leftJoin('proxy_delegation as d', function joinDelegation() {
-      this.on('d.patient_id', '=', 'g.patient_id').andOn('d.id', '=', 'g.delegation_id');
+      this.on('d.patient_id', '=', 'g.patient_id').andOn('d.id', '=', 'g.delegation_id').andOn('d.proxy_account_id', '=', 'g.account_id');
     })
     .where('g.id', id)
     .select(
