@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AccessLogEntry } from '../audit/access-log-types.js';
 import { auditPolicyChange } from '../audit/policy-audit.js';
+import { revokeProxyDisclosureConsents } from '../disclosure-consents/disclosure-consent-store.js';
 
 export type DelegationBasis = 'parent' | 'guardian' | 'poa' | 'caregiver';
 export type DelegationStatus = 'requested' | 'verified' | 'active' | 'revoked' | 'expired' | 'suspended';
@@ -121,18 +122,23 @@ export async function endDelegation(
   by?: AccessLogEntry['actor'],
 ): Promise<boolean> {
   return db.transaction(async (trx) => {
-    const n = await trx('proxy_delegation')
+    const ended = (await trx('proxy_delegation')
       .where({ patient_id: patientId, id })
       // PRX-6: the patient can end a suspended delegation too; a suspension applies to an open one only.
       .whereIn('status', status === 'suspended' ? ['requested', 'verified', 'active'] : ['requested', 'verified', 'active', 'suspended'])
-      .update({ status, status_reason: reason, updated_at: at });
-    if (n === 0) return false;
+      .update({ status, status_reason: reason, updated_at: at })
+      .returning('proxy_account_id')) as { proxy_account_id: string }[];
+    if (ended.length === 0) return false;
     await trx('app_grant')
       .where({ patient_id: patientId, delegation_id: id, status: 'active' })
       .update({ status: 'revoked', status_reason: `delegation ${status}: ${reason}`, revoked_at: at });
     // AUD-1: a change of privileges (a suspension is logged with its determination instead).
     if (status !== 'suspended') {
       await auditPolicyChange(trx, { patientId, action: 'delegation.end', actor: by ?? { kind: 'system', id: 'system' }, at, delegationId: id, detail: { status } });
+      // IB-2: the consents given to this person as proxy end with their last open delegation.
+      const proxyAccountId = ended[0]!.proxy_account_id;
+      const open = await trx('proxy_delegation').where({ patient_id: patientId, proxy_account_id: proxyAccountId }).whereIn('status', ['requested', 'verified', 'active', 'suspended']).first('id');
+      if (!open) await revokeProxyDisclosureConsents(trx, { patientId, proxyAccountId, at, actor: by ?? { kind: 'system', id: 'system' } });
     }
     return true;
   });

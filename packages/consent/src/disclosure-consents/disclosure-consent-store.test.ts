@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { createAccount } from '../accounts/account-store.js';
+import { createDelegation, endDelegation } from '../delegations/delegation-store.js';
 import { consentMigrations } from '../migrations/index.js';
 import { accessPlan, type GrantedPlan } from '../policy/access-plan.js';
 import { PART2_LABEL } from '../policy/consent-required-labels.js';
@@ -124,6 +126,26 @@ describe('disclosure consents on a real database', () => {
     expect(part2Visible(await planFor('pat-a', { kind: 'proxy', account: 'acct-q' }))).toBe(true);
     expect(part2Visible(await planFor('pat-a', { kind: 'proxy', account: 'acct-other' }))).toBe(false);
     expect(part2Visible(await planFor('pat-b', { kind: 'proxy', account: 'acct-q' }))).toBe(false); // another patient's record
+  });
+
+  test("a proxy's consents end with the proxy's last open delegation, not with a suspension", async () => {
+    const proxy = (await createAccount(tdb.db, { username: 'carer', displayName: 'C', password: 'x-Password-1', fhirUser: 'RelatedPerson/rp-carer' })).id;
+    const open = () => createDelegation(tdb.db, { patientId: 'pat-cascade', proxyAccountId: proxy, basis: 'caregiver', status: 'requested', startsAt: T0, grantedBy: { kind: 'patient', id: 'acct-pat-cascade' }, at: T0 });
+    const first = await open();
+    const mine = await grantDisclosureConsent(tdb.db, valid('pat-cascade', { recipient: { kind: 'proxy', proxyAccountId: proxy } }));
+    const other = await grantDisclosureConsent(tdb.db, valid('pat-cascade'));
+    // Suspended (PRX-5): the delegation may come back, and the consent with it.
+    expect(await endDelegation(tdb.db, 'pat-cascade', first, 'suspended', 'harm determination', later(1))).toBe(true);
+    expect((await activeDisclosureConsents(tdb.db, 'pat-cascade')).map((c) => c.id).sort()).toEqual([mine.id, other.id].sort());
+    // Revoked by the patient: this proxy's consents end with it, in the log; another proxy's stay.
+    expect(await endDelegation(tdb.db, 'pat-cascade', first, 'revoked', 'revoked by the patient', later(2), { kind: 'patient', id: 'acct-pat-cascade' })).toBe(true);
+    expect((await activeDisclosureConsents(tdb.db, 'pat-cascade')).map((c) => c.id)).toEqual([other.id]);
+    expect(await getDisclosureConsent(tdb.db, 'pat-cascade', mine.id, later(2))).toMatchObject({ status: 'revoked', revokedAt: later(2), revokedBy: 'acct-pat-cascade' });
+    const logged = (await tdb.db('access_log').where({ patient_id: 'pat-cascade', action: 'disclosure-consent.revoke' })) as { detail: unknown }[];
+    expect(logged.map((l) => (typeof l.detail === 'string' ? JSON.parse(l.detail) : l.detail))).toEqual([{ consentId: mine.id, cause: 'delegation-ended' }]);
+    // A new delegation to the same person does not find the old consent in force.
+    await open();
+    expect((await activeDisclosureConsents(tdb.db, 'pat-cascade')).map((c) => c.id)).toEqual([other.id]);
   });
 
   test('revoking applies at once, keeps the record, and happens once', async () => {

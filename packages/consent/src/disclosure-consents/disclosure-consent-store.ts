@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { AccessLogEntry } from '../audit/access-log-types.js';
 import { auditPolicyChange } from '../audit/policy-audit.js';
 import type { DisclosureConsent } from '../policy/access-plan.js';
 import { DEFAULT_CONSENT_REQUIRED_LABELS } from '../policy/consent-required-labels.js';
@@ -238,6 +239,27 @@ export async function revokeDisclosureConsent(db: Knex, input: { patientId: stri
   if (!current) throw new DisclosureConsentError('not-found', 'no such consent on this record');
   if (n === 0) throw current.status === 'expired' ? new DisclosureConsentError('expired', 'this consent has already expired') : new DisclosureConsentError('already-revoked', 'this consent has already been revoked');
   return current;
+}
+
+/**
+ * When a proxy's last open delegation for the patient ends, the consents naming that proxy end
+ * with it (in the caller's transaction, each in the access log): they were given to a person in
+ * that role, and a later delegation to the same person must not find them in force again.
+ */
+export async function revokeProxyDisclosureConsents(
+  trx: Knex.Transaction,
+  o: { patientId: string; proxyAccountId: string; at: Date; actor: AccessLogEntry['actor'] },
+): Promise<number> {
+  const ids = (await trx('disclosure_consent')
+    .where({ patient_id: o.patientId, proxy_account_id: o.proxyAccountId })
+    .whereNull('revoked_at')
+    .andWhere('expires_at', '>', o.at)
+    .update({ revoked_at: o.at, revoked_by: o.actor.id ?? o.actor.kind })
+    .returning('id')) as { id: string }[];
+  for (const { id } of ids) {
+    await auditPolicyChange(trx, { patientId: o.patientId, action: 'disclosure-consent.revoke', actor: o.actor, at: o.at, exception: 'privacy_precondition', detail: { consentId: id, cause: 'delegation-ended' } });
+  }
+  return ids.length;
 }
 
 /** One consent on the patient's record, its status as of `at`. */
