@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { rotateSigningKey } from '@patient-access/auth-server';
-import { HoldValidationError, type DelegationBasis } from '@patient-access/consent';
+import { RuleError, type DelegationBasis } from '@patient-access/consent';
 import { AdminError, createAccountFor, disableAccount, listAccounts, type AccountSubject } from './admin/accounts.js';
 import { registerClient } from './admin/clients.js';
 import { holdsCommand, rulesCommand } from './admin/holds.js';
@@ -118,7 +118,7 @@ try {
     throw new AdminError(`unknown command "${positionals.join(' ')}"\n\n${HELP}`);
   }
 } catch (err) {
-  if (!(err instanceof AdminError || err instanceof HoldValidationError)) throw err;
+  if (!(err instanceof AdminError || err instanceof RuleError)) throw err;
   console.error(err.message);
   process.exitCode = 1;
 } finally {

@@ -26,6 +26,7 @@ export { findAccountById, findAccountByUsername, verifyPasswordLogin, verifyTotp
 export * from './grants/grant-store.js';
 export * from './policy/index.js';
 export * from './holds/index.js';
+export { RuleError } from './rule-error.js';
 export { createEnrollment, enrollmentAccount, completeEnrollment, ENROLLMENT_TTL_HOURS, MIN_PASSWORD_LENGTH, type EnrollmentProblem } from './accounts/enrollment.js';
 export { cors, type CorsOptions } from './http/cors.js';
 export * from './audit/index.js';

@@ -5,7 +5,7 @@
  * `{ error: { code, message, rule? } }` for API errors and the stores' typed refusals.
  */
 import type { Context, Middleware } from 'koa';
-import { DelegationError, DisclosureConsentError, HoldValidationError, RestrictionValidationError, findAccountById, type Account, type Database, type Logger } from '@patient-access/consent';
+import { RuleError, findAccountById, type Account, type Database, type Logger } from '@patient-access/consent';
 import { PORTAL_IDLE_SECONDS, type PortalCookies } from './portal-session.js';
 
 export class ApiError extends Error {
@@ -27,12 +27,10 @@ export const jsonErrors: Middleware = async (ctx, next) => {
     if (err instanceof ApiError) {
       ctx.status = err.status;
       ctx.body = { error: { code: err.code, message: err.message } };
-    } else if (err instanceof HoldValidationError || err instanceof RestrictionValidationError || err instanceof DisclosureConsentError) {
+    } else if (err instanceof RuleError) {
+      // Every store's typed refusal (holds, restrictions, delegations, disclosure consents).
       ctx.status = err.status;
       ctx.body = { error: { code: err.code, message: err.message, rule: err.rule } };
-    } else if (err instanceof DelegationError) {
-      ctx.status = err.status;
-      ctx.body = { error: { code: err.code, message: err.message, rule: 'PRX-2' } };
     } else if (clientErrorStatus(err) !== undefined) {
       // Body parser errors (malformed JSON, too large; co-body sets a 4xx status without `expose`):
       // the client's fault, said plainly, and logged without a stack (nothing went wrong here).

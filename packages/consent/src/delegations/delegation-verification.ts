@@ -8,6 +8,7 @@
 import type { Knex } from 'knex';
 import { auditPolicyChange } from '../audit/policy-audit.js';
 import { isStaffId } from '../holds/errors.js';
+import { RuleError } from '../rule-error.js';
 import { findDelegation, type Delegation } from './delegation-store.js';
 
 /** What the verifier saw: the kind of document or check behind the claimed authority. */
@@ -27,16 +28,10 @@ export type DelegationDenialReason = (typeof DELEGATION_DENIAL_REASONS)[number];
 
 export type DelegationErrorCode = 'not-found' | 'not-requested' | 'evidence-required' | 'verifier-required' | 'reason-required';
 
-export class DelegationError extends Error {
-  /** 400 for a malformed request, 404 for a missing delegation, 409 for one not awaiting verification. */
-  readonly status: 400 | 404 | 409;
-  constructor(
-    readonly code: DelegationErrorCode,
-    message: string,
-  ) {
-    super(`${message} (PRX-2)`);
-    this.name = 'DelegationError';
-    this.status = code === 'not-found' ? 404 : code === 'not-requested' ? 409 : 400;
+/** 400 for a malformed request, 404 for a missing delegation, 409 for one not awaiting verification. */
+export class DelegationError extends RuleError<DelegationErrorCode, 'PRX-2'> {
+  constructor(code: DelegationErrorCode, message: string) {
+    super(code, 'PRX-2', message, ['not-requested']);
   }
 }
 

@@ -16,6 +16,7 @@ import type { DisclosureConsent } from '../policy/access-plan.js';
 import { DEFAULT_CONSENT_REQUIRED_LABELS } from '../policy/consent-required-labels.js';
 import type { Coding } from '../policy/labels.js';
 import { parseZonedDateTime } from '../policy/zoned-date-time.js';
+import { RuleError } from '../rule-error.js';
 
 export type DisclosureConsentErrorCode =
   | 'invalid-input'
@@ -33,16 +34,9 @@ export type DisclosureConsentErrorCode =
   | 'not-found';
 
 /** A refused consent request: 400 malformed, 404 unknown, 409 state conflict. */
-export class DisclosureConsentError extends Error {
-  readonly status: 400 | 404 | 409;
-  readonly rule = 'IB-2';
-  constructor(
-    readonly code: DisclosureConsentErrorCode,
-    message: string,
-  ) {
-    super(`${message} (IB-2)`);
-    this.name = 'DisclosureConsentError';
-    this.status = code === 'not-found' ? 404 : code === 'duplicate' || code === 'already-revoked' || code === 'expired' ? 409 : 400;
+export class DisclosureConsentError extends RuleError<DisclosureConsentErrorCode, 'IB-2'> {
+  constructor(code: DisclosureConsentErrorCode, message: string) {
+    super(code, 'IB-2', message, ['duplicate', 'already-revoked', 'expired']);
   }
 }
 

@@ -1,4 +1,5 @@
 /** Typed refusals of the hold stores, each with a stable code, the rule it enforces and an HTTP status for the admin API. */
+import { RuleError } from '../rule-error.js';
 
 export type HoldErrorCode =
   | 'hold-scope-required'
@@ -32,19 +33,12 @@ export type HoldErrorCode =
 
 export type HoldRuleId = 'REL-2' | 'REL-3' | 'REL-4' | 'REL-5' | 'REL-6' | 'PRX-5';
 
-const CONFLICTS: ReadonlySet<HoldErrorCode> = new Set(['reviewer-conflict', 'review-not-requested', 'review-already-decided', 'hold-not-active', 'rule-expired', 'rule-already-enabled', 'rule-not-enabled']);
+const CONFLICTS: readonly HoldErrorCode[] = ['reviewer-conflict', 'review-not-requested', 'review-already-decided', 'hold-not-active', 'rule-expired', 'rule-already-enabled', 'rule-not-enabled'];
 
-export class HoldValidationError extends Error {
-  /** 400 for a malformed or unlawful request, 404 for a missing hold, 409 for a state conflict. */
-  readonly status: 400 | 404 | 409;
-  constructor(
-    readonly code: HoldErrorCode,
-    readonly rule: HoldRuleId,
-    message: string,
-  ) {
-    super(`${message} (${rule})`);
-    this.name = 'HoldValidationError';
-    this.status = code === 'not-found' ? 404 : CONFLICTS.has(code) ? 409 : 400;
+/** 400 for a malformed or unlawful request, 404 for a missing hold, 409 for a state conflict. */
+export class HoldValidationError extends RuleError<HoldErrorCode, HoldRuleId> {
+  constructor(code: HoldErrorCode, rule: HoldRuleId, message: string) {
+    super(code, rule, message, CONFLICTS);
   }
 }
 

@@ -14,6 +14,7 @@ import { auditPolicyChange } from '../audit/policy-audit.js';
 import type { Restriction } from '../policy/access-plan.js';
 import type { Coding } from '../policy/labels.js';
 import { OBSERVATION_CATEGORY_SYSTEM } from '../policy/release-policy.js';
+import { RuleError } from '../rule-error.js';
 
 export const US_CORE_CATEGORY_SYSTEM = 'http://hl7.org/fhir/us/core/CodeSystem/us-core-category';
 export const CONDITION_CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/condition-category';
@@ -79,16 +80,9 @@ export type RestrictionErrorCode =
   | 'not-found';
 
 /** A refused restriction request: 400 malformed or unlawful, 404 unknown, 409 state conflict. */
-export class RestrictionValidationError extends Error {
-  readonly status: 400 | 404 | 409;
-  readonly rule = 'IB-1';
-  constructor(
-    readonly code: RestrictionErrorCode,
-    message: string,
-  ) {
-    super(`${message} (IB-1)`);
-    this.name = 'RestrictionValidationError';
-    this.status = code === 'not-found' ? 404 : code === 'duplicate' || code === 'already-ended' ? 409 : 400;
+export class RestrictionValidationError extends RuleError<RestrictionErrorCode, 'IB-1'> {
+  constructor(code: RestrictionErrorCode, message: string) {
+    super(code, 'IB-1', message, ['duplicate', 'already-ended']);
   }
 }
 
