@@ -22,6 +22,7 @@ import { authorizePostGroup, backendServicesGroup, introspectionGroup, invalidRe
 import { ehrPatientScopesGroup, granularGroup, granularSelectionGroup, limitedAccessGroup, unrestrictedAccessGroup, v1ScopesGroup } from './groups/scope-groups.js';
 import { newUsCoreState, usCoreGuidanceGroup, usCorePagingGroup, usCoreProfileGroups, usCoreSetupGroup } from './groups/uscore.js';
 import { crossPatientGroup, errorBodiesGroup, noStoreGroup, proxyGroup } from './groups/privacy.js';
+import { rateLimitGroup } from './groups/rate-limits.js';
 import { accessLogGroup } from './groups/access-log.js';
 import type { TestContext } from './runner.js';
 
@@ -205,6 +206,7 @@ export function buildGroups(suite: Suite): GroupDef[] {
     granularSelectionGroup(suite),
     crossPatientGroup(suite, usCore),
     noStoreGroup(suite, usCore),
+    rateLimitGroup(suite, usCore),
     errorBodiesGroup(suite, usCore),
     accessLogGroup(suite, usCore),
     proxyGroup(suite),

@@ -983,6 +983,51 @@ describe('rate limits and the access log (RL-1, AUD-1)', () => {
     }
   });
 
+  test('the FHIR API limits each app per patient and refused tokens per address, and publishes the policy it enforces', async () => {
+    const tight = createRateLimits({
+      keyPrefix: `tight-${randomBytes(4).toString('hex')}`,
+      policies: { fhir: { points: 150, durationSeconds: 60 }, fhirUnauthenticated: { points: 3, durationSeconds: 60 } },
+    });
+    const server = await createServerApp({ config, db: tdb.db, log: createLogger('silent', 'test'), now, rateLimits: tight, accessLog });
+    try {
+      const limited = server.callback();
+      // Published: the numbers in force, for every limiter in use, at the documented URL and in the CapabilityStatement.
+      const policy = await request(limited).get('/rate-limits').expect(200);
+      expect(policy.headers['cache-control']).toBe('public, max-age=300');
+      const limits = policy.body.limits as { limiter: string; limit: number; windowSeconds: number }[];
+      expect(limits.find((l) => l.limiter === 'fhir')).toMatchObject({ limit: 150, windowSeconds: 60, per: 'client app and patient' });
+      expect(limits.find((l) => l.limiter === 'fhirUnauthenticated')).toMatchObject({ limit: 3, windowSeconds: 60, per: 'client address' });
+      expect(limits.map((l) => l.limiter)).not.toContain('fhirBackend');
+      const metadata = await request(limited).get('/fhir/metadata').expect(200);
+      expect(metadata.body.rest[0].documentation).toContain('150 requests per 60 s per client app and patient');
+      expect(metadata.body.rest[0].documentation).toContain(`${config.publicUrl}/rate-limits`);
+
+      const tokens = await launch({ pick: 'mom', scope: 'launch/patient openid patient/*.rs' });
+      const auth = { Authorization: `Bearer ${tokens['access_token']}` };
+      const first = await request(limited).get('/fhir/Patient/mom').set(auth).expect(200);
+      expect(first.headers['ratelimit-policy']).toBe('150;w=60');
+      expect(first.headers['ratelimit-remaining']).toBe('149');
+      for (let i = 1; i < 150; i++) expect((await request(limited).get('/fhir/Patient/mom').set(auth)).status).toBe(200);
+      const over = await request(limited).get('/fhir/Patient/mom').set(auth);
+      expect(over.status).toBe(429);
+      expect(over.body.issue[0].details.coding[0].code).toBe('RATE_LIMITED');
+      expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+      expect(over.headers['ratelimit-remaining']).toBe('0');
+
+      // Forged tokens count against the address, with requests that carry none.
+      const forged = { Authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln' };
+      expect((await request(limited).get('/fhir/Patient/mom').set(forged)).status).toBe(401);
+      expect((await request(limited).get('/fhir/Patient/mom').set(forged)).status).toBe(401);
+      expect((await request(limited).get('/fhir/Patient/mom')).status).toBe(401);
+      const refused = await request(limited).get('/fhir/Patient/mom').set(forged);
+      expect(refused.status).toBe(429);
+      expect(refused.body.issue[0].details.coding[0].code).toBe('RATE_LIMITED');
+    } finally {
+      server.close();
+      await tight.close();
+    }
+  });
+
   test('reads, searches, denials and sign-ins are logged with ids only, and the chain verifies', async () => {
     const tokens = await launch({ pick: 'kid', scope: 'launch/patient openid patient/*.rs' });
     const auth = { Authorization: `Bearer ${tokens['access_token']}` };

@@ -28,7 +28,12 @@ if (config.demoData) {
   }
 }
 
-const rateLimits = createRateLimits({ redisUrl: config.redisUrl, onStoreError: (err: unknown) => log.warn({ err: String(err) }, 'rate-limit store unavailable; in-memory insurance limits apply') });
+const rateLimits = createRateLimits({
+  redisUrl: config.redisUrl,
+  policies: config.rateLimits.policies,
+  instances: config.rateLimits.instances,
+  onStoreError: (err: unknown) => log.warn({ err: String(err) }, 'rate-limit store unavailable; in-memory insurance limits apply'),
+});
 const accessLog = createAccessLogWriter(db);
 const app = await createServerApp({ config, db, log, rateLimits, accessLog });
 const server = createServer(app.callback());

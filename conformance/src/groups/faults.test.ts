@@ -1,7 +1,8 @@
 /**
  * The suite catches faults: the same groups run against a small fake server, once behaving and once
  * misconfigured (plain PKCE advertised, Cache-Control missing on PHI, the patient search parameter
- * ignored so another patient's data leaks, a token response without Pragma), and the relevant
+ * ignored so another patient's data leaks, a token response without Pragma, no RateLimit headers,
+ * a published rate-limit policy other than the one in force), and the relevant
  * tests must pass in the first case and fail in the second.
  */
 import { createServer, type Server } from 'node:http';
@@ -13,12 +14,15 @@ import { Suite } from '../suite.js';
 import { tokenHeaderProblems } from '../tokens.js';
 import { discoveryGroup } from './discovery.js';
 import { crossPatientGroup, noStoreGroup } from './privacy.js';
+import { rateLimitGroup } from './rate-limits.js';
 import { newUsCoreState } from './uscore.js';
 
 interface Faults {
   plainPkce?: boolean;
   noCacheControl?: boolean;
   ignorePatientParam?: boolean;
+  noRateLimitHeaders?: boolean;
+  stalePublishedPolicy?: boolean;
 }
 
 const DATA: Record<string, { resourceType: string; id: string; subject?: { reference: string } }[]> = {
@@ -38,7 +42,8 @@ function fakeServer(faults: Faults): Server {
     const base = `http://${req.headers.host}/fhir`;
     const patient = req.headers.authorization === 'Bearer token-a' ? 'a' : req.headers.authorization === 'Bearer token-b' ? 'b' : undefined;
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/fhir+json', ...(faults.noCacheControl ? {} : { 'cache-control': 'no-store' }), ...headers });
+      const limits = faults.noRateLimitHeaders || !patient ? {} : { 'ratelimit-limit': '600', 'ratelimit-remaining': '599', 'ratelimit-reset': '60', 'ratelimit-policy': '600;w=60' };
+      res.writeHead(status, { 'content-type': 'application/fhir+json', ...(faults.noCacheControl ? {} : { 'cache-control': 'no-store' }), ...limits, ...headers });
       res.end(JSON.stringify(body));
     };
     if (url.pathname === '/fhir/.well-known/smart-configuration') {
@@ -54,6 +59,14 @@ function fakeServer(faults: Faults): Server {
           capabilities: ['launch-standalone', 'sso-openid-connect'],
         }),
       );
+      return;
+    }
+    if (url.pathname === '/fhir/metadata') {
+      return send(200, { resourceType: 'CapabilityStatement', rest: [{ mode: 'server', documentation: `Rate limits: see http://${req.headers.host}/rate-limits.` }] });
+    }
+    if (url.pathname === '/rate-limits') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ limits: [{ limiter: 'fhir', per: 'client app and patient', limit: faults.stalePublishedPolicy ? 1200 : 600, windowSeconds: 60 }] }));
       return;
     }
     if (!patient) return send(401, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login' }] });
@@ -94,7 +107,7 @@ async function runAgainst(faults: Faults): Promise<Map<string, GroupResult['test
     state.patients.push('a', 'b');
     state.tokens.set('a', 'token-a').set('b', 'token-b');
     suite.seen.set('a', DATA['a']!).set('b', DATA['b']!);
-    const results = await runGroups([discoveryGroup(suite), noStoreGroup(suite, state), crossPatientGroup(suite, state)]);
+    const results = await runGroups([discoveryGroup(suite), noStoreGroup(suite, state), crossPatientGroup(suite, state), rateLimitGroup(suite, state)]);
     return new Map(results.flatMap((g) => g.tests).map((t) => [t.id, t]));
   } finally {
     await new Promise((r) => server.close(r));
@@ -104,9 +117,11 @@ async function runAgainst(faults: Faults): Promise<Map<string, GroupResult['test
 describe('the suite catches faults', () => {
   let good: Map<string, GroupResult['tests'][number]>;
   let bad: Map<string, GroupResult['tests'][number]>;
+  let stale: Map<string, GroupResult['tests'][number]>;
   beforeAll(async () => {
     good = await runAgainst({});
-    bad = await runAgainst({ plainPkce: true, noCacheControl: true, ignorePatientParam: true });
+    bad = await runAgainst({ plainPkce: true, noCacheControl: true, ignorePatientParam: true, noRateLimitHeaders: true });
+    stale = await runAgainst({ stalePublishedPolicy: true });
   });
   afterAll(() => undefined);
 
@@ -131,5 +146,13 @@ describe('the suite catches faults', () => {
   test('token response without Pragma', () => {
     expect(tokenHeaderProblems(new Headers({ 'cache-control': 'no-store', pragma: 'no-cache' }))).toEqual([]);
     expect(tokenHeaderProblems(new Headers({ 'cache-control': 'no-store' }))).toEqual(['header pragma is missing (expected it to contain "no-cache")']);
+  });
+
+  test('RateLimit headers missing, or a published policy other than the one in force', () => {
+    expect(good.get('rate-limit-headers')?.outcome).toBe('pass');
+    expect(good.get('rate-limit-published')?.outcome).toBe('pass');
+    expect(bad.get('rate-limit-headers')).toMatchObject({ outcome: 'fail', reason: expect.stringContaining('missing ratelimit-limit') });
+    expect(stale.get('rate-limit-headers')?.outcome).toBe('pass');
+    expect(stale.get('rate-limit-published')).toMatchObject({ outcome: 'fail', reason: expect.stringContaining('the published policy 1200 per 60 s') });
   });
 });

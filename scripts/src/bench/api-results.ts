@@ -135,9 +135,9 @@ function markdown(r: ApiBenchResults): string {
       `${load.readWithheld} resources the release policy withholds from the patient were left out, since they answer 404), searches over the same patients ` +
       `(${Math.min(...load.searchEntries)}–${Math.max(...load.searchEntries)} entries per page).`,
     `- Tokens: ${load.rateLimitKeys} real access tokens (${load.patients.length} patient accounts × ${load.apps} registered apps, scope \`patient/*.rs\`), each from the ` +
-      'authorization server by password + TOTP sign-in, consent and the PKCE code exchange. **Rate limits**: the configuration has no setting for them (no environment ' +
-      'variable), so the defaults are in force (600 requests per minute per app and patient); the load is spread over that many (app, patient) keys so that no key ' +
-      'reaches its limit. The limiter still runs (and costs a Redis round trip) on every request; a run that meets a 429 fails.',
+      'authorization server by password + TOTP sign-in, consent and the PKCE code exchange. **Rate limits**: the defaults are in force (`RATE_LIMIT_FHIR` unset: ' +
+      '600 requests per minute per app and patient); the load is spread over that many (app, patient) keys so that no key reaches its limit. The limiter still ' +
+      'runs on every request (counted in memory, sent to Redis once a second: write-behind); a run that meets a 429 fails.',
     '',
     '**Caveats.** The server, PostgreSQL, Redis and the load generator share the same 2 cores, and the VM is noisy (see shared/docs/performance.md): ' +
       'treat differences under about 20 % as noise. The "other CPU-s" column is CPU used meanwhile by everything else on the machine (e.g. another test run); ' +

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
+import { DEFAULT_RATE_LIMIT_POLICIES } from '../rate-limits/policies.js';
 import { ConfigError, loadConfig } from './app-config.js';
 
 const load = (env: Record<string, string>) => loadConfig(env, '/srv/app');
@@ -48,6 +49,17 @@ describe('loadConfig', () => {
     } catch (err) {
       expect((err as ConfigError).problems).toEqual([message]);
     }
+  });
+
+  test('RATE_LIMIT_*: one setting per limiter over the defaults; RATE_LIMIT_INSTANCES for the share each instance keeps while Redis is down', () => {
+    expect(load({}).rateLimits).toEqual({ policies: DEFAULT_RATE_LIMIT_POLICIES, instances: 1 });
+    const c = load({ RATE_LIMIT_FHIR: '1200/1m', RATE_LIMIT_LOGIN_IP: '50/10m,block=1h', RATE_LIMIT_INSTANCES: '3' });
+    expect(c.rateLimits.policies.fhir).toEqual({ points: 1200, durationSeconds: 60 });
+    expect(c.rateLimits.policies.loginIp).toEqual({ points: 50, durationSeconds: 600, blockSeconds: 3600 });
+    expect(c.rateLimits.instances).toBe(3);
+    expect(() => load({ RATE_LIMIT_FHIR: '100/1m' })).toThrow(/RATE_LIMIT_FHIR: at least 150 requests per window .*\(RL-1\)/);
+    expect(() => load({ RATE_LIMIT_TOKEN: 'fast' })).toThrow('RATE_LIMIT_TOKEN: expected <requests>/<window>');
+    expect(() => load({ RATE_LIMIT_INSTANCES: '0' })).toThrow('RATE_LIMIT_INSTANCES: expected an integer from 1 to 1000, got "0"');
   });
 
   test('TRUST_PROXY: X-Forwarded-For is ignored unless a number of proxies is trusted', () => {

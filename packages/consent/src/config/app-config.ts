@@ -9,6 +9,8 @@ import { PolicyConfigError, isPlainObject } from '../policy/config-error.js';
 import { DEFAULT_CONSENT_REQUIRED_LABELS, parseConsentRequiredLabels } from '../policy/consent-required-labels.js';
 import type { Coding } from '../policy/labels.js';
 import { DEFAULT_RELEASE_POLICY, DELAY_LIKE, REL1_REFUSAL, validateReleasePolicy, type ReleasePolicy } from '../policy/release-policy.js';
+import type { RateLimitPolicies } from '../rate-limits/policies.js';
+import { RATE_LIMIT_VARIABLES, rateLimitPoliciesFromSettings, type SettableLimiter } from '../rate-limits/rate-limit-settings.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -37,6 +39,17 @@ export interface AppConfig {
   demoPatients: number;
   auth: AuthConfig;
   policy: PolicyConfig;
+  rateLimits: RateLimitConfig;
+}
+
+/** RATE_LIMIT_* (rate-limit-settings.ts): one set of numbers per class of client (RL-1). */
+export interface RateLimitConfig {
+  policies: RateLimitPolicies;
+  /**
+   * RATE_LIMIT_INSTANCES: instances sharing the Redis counts. While Redis is unreachable each
+   * answers from memory with this share of every limit, so the deployment stays near its limits.
+   */
+  instances: number;
 }
 
 /** The organization's access policy choices (POLICY_FILE, JURISDICTION, CONSENT_REQUIRED_LABELS); the same for every client (REL-8). */
@@ -112,8 +125,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     consentRequiredLabels: readConsentRequiredLabels(read.raw('CONSENT_REQUIRED_LABELS'), problems),
   };
 
+  const settings: Partial<Record<SettableLimiter, string>> = {};
+  for (const [limiter, variable] of Object.entries(RATE_LIMIT_VARIABLES) as [SettableLimiter, string][]) {
+    const text = read.raw(variable);
+    if (text !== undefined) settings[limiter] = text;
+  }
+  const limits = rateLimitPoliciesFromSettings(settings);
+  problems.push(...limits.problems);
+  const rateLimits: RateLimitConfig = { policies: limits.policies, instances: read.integer('RATE_LIMIT_INSTANCES', 1, 1, 1000) };
+
   if (problems.length) throw new ConfigError(problems);
-  return { host, port, publicUrl, fhirBaseUrl, issuerUrl, database, redisUrl, logLevel, trustProxy, demoData, demoPatients, auth, policy };
+  return { host, port, publicUrl, fhirBaseUrl, issuerUrl, database, redisUrl, logLevel, trustProxy, demoData, demoPatients, auth, policy, rateLimits };
 }
 
 const JURISDICTION = /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/;

@@ -53,41 +53,86 @@ export const DEFAULT_RATE_LIMIT_POLICIES: RateLimitPolicies = Object.freeze({
   fhirUnauthenticated: { points: 300, durationSeconds: 60 },
 });
 
+/**
+ * What each limiter in use counts, in words, for the published policy (GET /rate-limits and the
+ * CapabilityStatement). `fhirBackend` has no entry: no route uses it yet, and only what is in
+ * force is published.
+ */
+export const LIMITER_SUBJECTS = Object.freeze({
+  fhir: { appliesTo: 'FHIR API requests with an access token (the organization\'s portal and every third-party app alike)', per: 'client app and patient' },
+  fhirUnauthenticated: { appliesTo: 'FHIR API requests without a valid access token', per: 'client address' },
+  token: { appliesTo: 'token endpoint requests (code exchange, refresh)', per: 'client address' },
+  registration: { appliesTo: 'dynamic client registration', per: 'client address' },
+  loginIp: { appliesTo: 'sign-in attempts', per: 'client address' },
+  loginAccount: { appliesTo: 'sign-in attempts', per: 'username' },
+  mfa: { appliesTo: 'TOTP code attempts', per: 'account' },
+} as const satisfies Partial<Record<LimiterName, { appliesTo: string; per: string }>>);
+
+export interface PublishedRateLimit {
+  readonly limiter: keyof typeof LIMITER_SUBJECTS;
+  readonly appliesTo: string;
+  readonly per: string;
+  readonly limit: number;
+  readonly windowSeconds: number;
+  /** Once over the limit, refused for this long; absent: until the window ends. */
+  readonly blockSeconds?: number;
+}
+
+/** The policy in force, as published to app developers and testers (RL-1: one set of numbers per class of client). */
+export function publishedRateLimits(policies: RateLimitPolicies): PublishedRateLimit[] {
+  return (Object.keys(LIMITER_SUBJECTS) as (keyof typeof LIMITER_SUBJECTS)[]).map((limiter) => {
+    const p = policies[limiter];
+    return { limiter, ...LIMITER_SUBJECTS[limiter], limit: p.points, windowSeconds: p.durationSeconds, ...(p.blockSeconds ? { blockSeconds: p.blockSeconds } : {}) };
+  });
+}
+
 /** Requests a normal sync of one patient's US Core record needs within one window (RL-1 (d)). */
 export const PATIENT_SYNC_REQUESTS = 150;
 
 const DATA_API: readonly LimiterName[] = ['fhir', 'fhirBackend'];
+/** Far above any sensible limit, and an exact integer everywhere it travels (Redis, headers, JSON). */
+const MAX_POINTS = 1_000_000_000;
+
+/** One problem with one limiter's policy; `field` is absent for a rule about the policy as a whole. */
+export interface RateLimitIssue {
+  readonly limiter: string;
+  readonly field?: keyof RateLimitPolicy;
+  readonly message: string;
+}
 
 export class RateLimitConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  readonly problems: string[];
+  constructor(readonly issues: readonly RateLimitIssue[]) {
+    const problems = issues.map((i) => `${i.limiter}${i.field ? `.${i.field}` : ''}: ${i.message}`);
     super(`Invalid rate limits:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'RateLimitConfigError';
+    this.problems = problems;
   }
 }
 
 /** Merges overrides over the defaults and checks them; throws RateLimitConfigError listing every problem. */
 export function resolveRateLimitPolicies(overrides: Partial<Record<string, RateLimitPolicy>> = {}): RateLimitPolicies {
-  const problems: string[] = [];
+  const issues: RateLimitIssue[] = [];
   for (const name of Object.keys(overrides)) {
     // RL-1: limits are named by limiter (and client class), never by client.
-    if (!(LIMITER_NAMES as readonly string[]).includes(name)) problems.push(`${name}: unknown limiter (expected one of ${LIMITER_NAMES.join(', ')})`);
+    if (!(LIMITER_NAMES as readonly string[]).includes(name)) issues.push({ limiter: name, message: `unknown limiter (expected one of ${LIMITER_NAMES.join(', ')})` });
   }
   const merged = Object.fromEntries(LIMITER_NAMES.map((name) => [name, { ...DEFAULT_RATE_LIMIT_POLICIES[name], ...(overrides[name] ?? {}) }])) as Record<LimiterName, RateLimitPolicy>;
-  for (const name of LIMITER_NAMES) {
-    const p = merged[name];
-    if (!Number.isInteger(p.points) || p.points < 1) problems.push(`${name}.points: expected a positive integer, got ${p.points}`);
-    if (!Number.isInteger(p.durationSeconds) || p.durationSeconds < 1 || p.durationSeconds > 86_400) problems.push(`${name}.durationSeconds: expected 1 to 86400, got ${p.durationSeconds}`);
+  for (const limiter of LIMITER_NAMES) {
+    const p = merged[limiter];
+    if (!Number.isInteger(p.points) || p.points < 1 || p.points > MAX_POINTS) issues.push({ limiter, field: 'points', message: `expected 1 to ${MAX_POINTS}, got ${p.points}` });
+    if (!Number.isInteger(p.durationSeconds) || p.durationSeconds < 1 || p.durationSeconds > 86_400) issues.push({ limiter, field: 'durationSeconds', message: `expected 1 to 86400 seconds, got ${p.durationSeconds}` });
     const block = p.blockSeconds ?? 0;
-    if (!Number.isInteger(block) || block < 0 || block > 86_400) problems.push(`${name}.blockSeconds: expected 0 to 86400, got ${p.blockSeconds}`);
-    if (DATA_API.includes(name)) {
+    if (!Number.isInteger(block) || block < 0 || block > 86_400) issues.push({ limiter, field: 'blockSeconds', message: `expected 0 to 86400 seconds, got ${p.blockSeconds}` });
+    if (DATA_API.includes(limiter)) {
       // RL-1 / IB-5: throttling the data API lasts no longer than its window…
-      if (block > 0) problems.push(`${name}.blockSeconds: the data API is throttled only for the window, not blocked (RL-1, IB-5)`);
+      if (block > 0) issues.push({ limiter, field: 'blockSeconds', message: 'the data API is throttled only for the window, not blocked (RL-1, IB-5)' });
       // RL-1: …and a normal sync of one patient's record must fit in one window of at most an hour.
       if (p.durationSeconds > 3600 || p.points < PATIENT_SYNC_REQUESTS) {
-        problems.push(`${name}: at least ${PATIENT_SYNC_REQUESTS} requests per window of at most 3600 s, so a normal sync of one patient's record is never refused (RL-1)`);
+        issues.push({ limiter, message: `at least ${PATIENT_SYNC_REQUESTS} requests per window of at most 3600 s, so a normal sync of one patient's record is never refused (RL-1)` });
       }
     }
   }
-  if (problems.length) throw new RateLimitConfigError(problems);
+  if (issues.length) throw new RateLimitConfigError(issues);
   return Object.freeze(merged);
 }

@@ -1,11 +1,12 @@
 /**
  * GET /fhir/metadata: capability-statement.json at the repository root, generated from the search
  * registry by scripts/src/generate-capability-statement.ts (so it advertises exactly what the
- * parser accepts), with this deployment's FHIR base and issuer URLs filled in.
+ * parser accepts), with this deployment's FHIR base and issuer URLs filled in, and the rate limits
+ * in force (RL-1: published, the same for every client of a class).
  */
 import { readFileSync } from 'node:fs';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
-import type { AppConfig } from '@patient-access/consent';
+import { publishedRateLimits, type AppConfig, type RateLimitPolicies } from '@patient-access/consent';
 
 // Same depth from src/http (tests) and dist/http (compiled): packages/fhir-api/{src,dist}/http.
 const TEMPLATE_URL = new URL('../../../../capability-statement.json', import.meta.url);
@@ -15,14 +16,15 @@ const filled = new Map<string, CapabilityStatement>();
 
 /**
  * `serving` is false when the app runs without token keys: then no resource route exists, and the
- * statement advertises none (only what works).
+ * statement advertises none (only what works). `rateLimits`: the policy the routes enforce,
+ * summarized in the REST documentation with where its full text is (GET /rate-limits).
  */
-export function capabilityStatement(config: Pick<AppConfig, 'fhirBaseUrl' | 'issuerUrl'>, serving = true): CapabilityStatement {
+export function capabilityStatement(config: Pick<AppConfig, 'fhirBaseUrl' | 'issuerUrl' | 'publicUrl'>, serving = true, rateLimits?: RateLimitPolicies): CapabilityStatement {
   if (!serving) {
-    const full = capabilityStatement(config);
+    const full = capabilityStatement(config, true, rateLimits);
     return { ...full, rest: (full.rest ?? []).map((r) => ({ ...r, resource: [], operation: [] })) };
   }
-  const key = `${config.fhirBaseUrl} ${config.issuerUrl}`;
+  const key = `${config.fhirBaseUrl} ${config.issuerUrl} ${config.publicUrl} ${rateLimits ? JSON.stringify(rateLimits) : ''}`;
   let statement = filled.get(key);
   if (!statement) {
     template ??= readFileSync(TEMPLATE_URL, 'utf8');
@@ -30,7 +32,18 @@ export function capabilityStatement(config: Pick<AppConfig, 'fhirBaseUrl' | 'iss
     const asJson = (s: string) => JSON.stringify(s).slice(1, -1);
     const text = template.replaceAll('{{FHIR_BASE_URL}}', asJson(config.fhirBaseUrl)).replaceAll('{{ISSUER_URL}}', asJson(config.issuerUrl));
     statement = JSON.parse(text) as CapabilityStatement;
+    if (rateLimits) {
+      const rest = statement.rest ?? [];
+      statement.rest = rest.map((r, i) => (i === 0 ? { ...r, documentation: `${r.documentation ?? ''} ${rateLimitSummary(rateLimits, config.publicUrl)}`.trim() } : r));
+    }
     filled.set(key, statement);
   }
   return statement;
+}
+
+/** One sentence per FHIR limiter, then where the whole policy is published. */
+function rateLimitSummary(policies: RateLimitPolicies, publicUrl: string): string {
+  const fhir = publishedRateLimits(policies).filter((l) => l.limiter === 'fhir' || l.limiter === 'fhirUnauthenticated');
+  const each = fhir.map((l) => `${l.limit} requests per ${l.windowSeconds} s per ${l.per} for ${l.appliesTo}`);
+  return `Rate limits, the same for every client of a class (45 CFR 171.205): ${each.join('; ')}. Over a limit: 429 with Retry-After; every response carries RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy. The whole policy: ${publicUrl}/rate-limits.`;
 }

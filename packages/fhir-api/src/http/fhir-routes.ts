@@ -74,7 +74,15 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     ctx.set('Pragma', 'no-cache');
     const authorization = ctx.get('Authorization') || undefined;
     if (!authorization) await limitRequest(ctx, deps.rateLimits, undefined);
-    const token = await deps.resolveAccess(authorization, { fresh });
+    let token: TokenAccess;
+    try {
+      token = await deps.resolveAccess(authorization, { fresh });
+    } catch (err) {
+      // A refused token is counted against the address, like no token (RL-1): otherwise a stream
+      // of forged or revoked tokens, each costing a verification, would meet no limit at all.
+      if (authorization && err instanceof OperationOutcomeError) await limitRequest(ctx, deps.rateLimits, undefined);
+      throw err;
+    }
     ctx.state['token'] = token;
     await limitRequest(ctx, deps.rateLimits, token);
     if (!supportedResourceTypes.has(type)) throw new OperationOutcomeError('NOT_FOUND', `Resource type ${type} is not supported`);
