@@ -148,6 +148,8 @@ async function run(): Promise<ApiBenchResults> {
     LOG_LEVEL: 'warn',
     DEMO_DATA: 'false',
     DATA_DIR: dataDir,
+    // The default limits, whatever the shell running the benchmark sets (an empty value is unset).
+    ...Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('RATE_LIMIT_')).map((k) => [k, ''])),
   };
   const serverScript = resolve(import.meta.dirname, '..', 'start.js');
   // --server-node-options (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is for investigating, not for measuring.
