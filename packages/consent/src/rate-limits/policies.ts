@@ -19,7 +19,7 @@
  * | registration        | 20 / 1 h        | IP                          | open dynamic registration (RL-3: no vetting beyond security) |
  * | fhir                | 600 / 1 min     | client id + patient         | patient-facing apps, portal included (RL-1)          |
  * | fhirBackend         | 1200 / 1 min    | client id                   | backend services (system/ scopes, bulk export)       |
- * | fhirUnauthenticated | 300 / 1 min     | IP                          | /metadata, /.well-known, requests without a valid token |
+ * | fhirUnauthenticated | 300 / 1 min     | IP                          | resource requests with no token or one refused (not /metadata, /.well-known) |
  *
  * A full US Core sync of one patient (about 25 searches plus paging, RL-1 (d)) is well under 600.
  * There is deliberately no whole-client ceiling on patient data: it would throttle an app for
@@ -60,12 +60,12 @@ export const DEFAULT_RATE_LIMIT_POLICIES: RateLimitPolicies = Object.freeze({
  */
 export const LIMITER_SUBJECTS = Object.freeze({
   fhir: { appliesTo: 'FHIR API requests with an access token (the organization\'s portal and every third-party app alike)', per: 'client app and patient' },
-  fhirUnauthenticated: { appliesTo: 'FHIR API requests without a valid access token', per: 'client address' },
+  fhirUnauthenticated: { appliesTo: 'FHIR API requests with no access token or one that is refused (the CapabilityStatement and SMART discovery are not limited)', per: 'client address' },
   token: { appliesTo: 'token endpoint requests (code exchange, refresh)', per: 'client address' },
   registration: { appliesTo: 'dynamic client registration', per: 'client address' },
   loginIp: { appliesTo: 'sign-in attempts', per: 'client address' },
-  loginAccount: { appliesTo: 'sign-in attempts', per: 'username' },
-  mfa: { appliesTo: 'TOTP code attempts', per: 'account' },
+  loginAccount: { appliesTo: 'sign-in attempts, counted again from zero after a successful sign-in', per: 'username' },
+  mfa: { appliesTo: 'TOTP code attempts, counted again from zero after a successful sign-in', per: 'account' },
 } as const satisfies Partial<Record<LimiterName, { appliesTo: string; per: string }>>);
 
 export interface PublishedRateLimit {
