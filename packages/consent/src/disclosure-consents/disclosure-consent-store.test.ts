@@ -5,6 +5,7 @@ import { consentMigrations } from '../migrations/index.js';
 import { accessPlan, type GrantedPlan } from '../policy/access-plan.js';
 import { PART2_LABEL } from '../policy/consent-required-labels.js';
 import { decideResource } from '../policy/decide.js';
+import { refusalOf } from '../testing/refusals.js';
 import { createTestDatabase, type TestDatabase } from '../testing/test-database.js';
 import {
   DisclosureConsentError,
@@ -33,14 +34,8 @@ const valid = (patientId: string, extra: Partial<NewDisclosureConsent> = {}): Ne
   ...extra,
 });
 
-async function expectRejection(p: Promise<unknown>, code: string, status: number): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DisclosureConsentError);
-  expect({ code: (err as DisclosureConsentError).code, status: (err as DisclosureConsentError).status }).toEqual({ code, status });
-}
+const expectRejection = async (p: Promise<unknown>, code: string, status: number): Promise<void> =>
+  expect(await refusalOf(p)).toEqual({ kind: 'DisclosureConsentError', code, status });
 
 describe('validateDisclosureConsent (IB-2)', () => {
   test.each<[string, Record<string, unknown>, string]>([

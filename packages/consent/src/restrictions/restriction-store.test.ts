@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { consentMigrations } from '../migrations/index.js';
 import { accessPlan, type GrantedPlan } from '../policy/access-plan.js';
 import { decideResource } from '../policy/decide.js';
+import { refusalFrom, refusalOf } from '../testing/refusals.js';
 import { createTestDatabase, type TestDatabase } from '../testing/test-database.js';
 import {
   OBSERVATION_CATEGORY_SYSTEM,
@@ -32,25 +33,11 @@ const valid = (patientId: string, extra: Partial<NewRestriction> = {}): NewRestr
   ...extra,
 });
 
-function expectRestrictionError(fn: () => unknown, code: string, status: number): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(RestrictionValidationError);
-    expect({ code: (err as RestrictionValidationError).code, status: (err as RestrictionValidationError).status }).toEqual({ code, status });
-    return;
-  }
-  throw new Error(`expected RestrictionValidationError ${code}`);
-}
+const expectRestrictionError = (fn: () => unknown, code: string, status: number): void =>
+  expect(refusalFrom(fn)).toEqual({ kind: 'RestrictionValidationError', code, status });
 
-async function expectRejection(p: Promise<unknown>, code: string, status: number): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RestrictionValidationError);
-  expect({ code: (err as RestrictionValidationError).code, status: (err as RestrictionValidationError).status }).toEqual({ code, status });
-}
+const expectRejection = async (p: Promise<unknown>, code: string, status: number): Promise<void> =>
+  expect(await refusalOf(p)).toEqual({ kind: 'RestrictionValidationError', code, status });
 
 describe('validateRestriction (IB-1)', () => {
   test.each<[string, Record<string, unknown>, string]>([
