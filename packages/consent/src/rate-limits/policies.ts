@@ -78,6 +78,21 @@ export interface PublishedRateLimit {
   readonly blockSeconds?: number;
 }
 
+/** The policy in force as a document (GET /rate-limits): what is limited, and how a response says so. */
+export interface RateLimitPolicyDocument {
+  readonly policy: string;
+  readonly responses: string;
+  readonly limits: readonly PublishedRateLimit[];
+}
+
+export function rateLimitPolicyDocument(policies: RateLimitPolicies): RateLimitPolicyDocument {
+  return {
+    policy: "One set of limits per class of client: the organization's portal and every third-party app get the same numbers (45 CFR 171.205, 170.404(a)(4)).",
+    responses: 'Every limited response carries RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy; over a limit the answer is 429 with Retry-After.',
+    limits: publishedRateLimits(policies),
+  };
+}
+
 /** The policy in force, as published to app developers and testers (RL-1: one set of numbers per class of client). */
 export function publishedRateLimits(policies: RateLimitPolicies): PublishedRateLimit[] {
   return (Object.keys(LIMITER_SUBJECTS) as (keyof typeof LIMITER_SUBJECTS)[]).map((limiter) => {

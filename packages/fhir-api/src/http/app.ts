@@ -6,7 +6,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { JWTVerifyGetKey } from 'jose';
-import { auditEventsFor, cors, koaProxyOptions, publishedRateLimits, requestContext, type AccessLogWriter, type AppConfig, type Database, type Logger, type RateLimits } from '@patient-access/consent';
+import { auditEventsFor, cors, koaProxyOptions, rateLimitPolicyDocument, requestContext, type AccessLogWriter, type AppConfig, type Database, type Logger, type RateLimits } from '@patient-access/consent';
 import { createAccessResolver } from '../access/token-access.js';
 import { explainWithheld, WITHHELD_LOG_LIMIT, withheldItems } from '../access/withheld-reasons.js';
 import { ResourceStore } from '../store/resource-store.js';
@@ -54,11 +54,7 @@ export function createFhirApp({ config, db, log, metrics = new Registry(), smart
   });
   if (rateLimits) {
     // RL-1: the limits in force, published for app developers and testers (not PHI: cacheable).
-    const published = {
-      policy: "One set of limits per class of client: the organization's portal and every third-party app get the same numbers (45 CFR 171.205, 170.404(a)(4)).",
-      responses: 'Every limited response carries RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy; over a limit the answer is 429 with Retry-After.',
-      limits: publishedRateLimits(rateLimits.policies),
-    };
+    const published = rateLimitPolicyDocument(rateLimits.policies);
     router.get('/rate-limits', (ctx) => {
       ctx.set('Cache-Control', 'public, max-age=300');
       ctx.body = published;

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
-import { publishedRateLimits, type AppConfig, type RateLimitPolicies } from '@patient-access/consent';
+import { rateLimitPolicyDocument, type AppConfig, type RateLimitPolicies } from '@patient-access/consent';
 
 // Same depth from src/http (tests) and dist/http (compiled): packages/fhir-api/{src,dist}/http.
 const TEMPLATE_URL = new URL('../../../../capability-statement.json', import.meta.url);
@@ -41,9 +41,10 @@ export function capabilityStatement(config: Pick<AppConfig, 'fhirBaseUrl' | 'iss
   return statement;
 }
 
-/** One sentence per FHIR limiter, then where the whole policy is published. */
+/** The FHIR limiters in a sentence each, then where the whole policy is published. */
 function rateLimitSummary(policies: RateLimitPolicies, publicUrl: string): string {
-  const fhir = publishedRateLimits(policies).filter((l) => l.limiter === 'fhir' || l.limiter === 'fhirUnauthenticated');
+  const doc = rateLimitPolicyDocument(policies);
+  const fhir = doc.limits.filter((l) => l.limiter === 'fhir' || l.limiter === 'fhirUnauthenticated');
   const each = fhir.map((l) => `${l.limit} requests per ${l.windowSeconds} s per ${l.per} for ${l.appliesTo}`);
-  return `Rate limits, the same for every client of a class (45 CFR 171.205): ${each.join('; ')}. Over a limit: 429 with Retry-After; every response carries RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy. The whole policy: ${publicUrl}/rate-limits.`;
+  return `Rate limits: ${each.join('; ')}. ${doc.policy} ${doc.responses} The whole policy: ${publicUrl}/rate-limits.`;
 }
