@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { consentMigrations, createTestDatabase, type TestDatabase } from '@patient-access/consent';
 import { importPath } from '../src/import/importer.js';
@@ -37,6 +40,40 @@ describe('Synthea-style transaction bundles', () => {
     const report = await importPath(t.db, fixtures('synthea'));
     expect(report).toMatchObject({ created: 0, updated: 0, unchanged: 6, problems: [] });
     expect(await t.db('resource').select('resource_type', 'id', 'version_id').orderBy(['resource_type', 'id'])).toEqual(before);
+  });
+});
+
+describe('absolute references', () => {
+  test("another entry's absolute fullUrl is that entry; another server's patient is never one of ours, whatever its id", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pa-import-abs-'));
+    const EHR = 'https://ehr.example.org/fhir';
+    const put = (resource: { resourceType: string; id: string }) => ({ fullUrl: `${EHR}/${resource.resourceType}/${resource.id}`, resource, request: { method: 'PUT', url: `${resource.resourceType}/${resource.id}` } });
+    await writeFile(
+      join(dir, 'export.json'),
+      JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          put({ resourceType: 'Patient', id: 'ext-1' }),
+          put({ resourceType: 'Observation', id: 'ext-obs-1', status: 'final', code: { text: 'x' }, subject: { reference: `${EHR}/Patient/ext-1/_history/4` } } as never),
+          // Patient/85 exists here (the Synthea fixture), but this is another server's Patient/85.
+          put({ resourceType: 'Observation', id: 'ext-obs-foreign', status: 'final', code: { text: 'y' }, subject: { reference: 'https://other.example.net/fhir/Patient/85' } } as never),
+        ],
+      }),
+    );
+    try {
+      const report = await importPath(t.db, dir, { fhirBaseUrl: 'https://api.example.com/fhir' });
+      expect(report.problems).toEqual([]);
+      const own = await store.read('Observation', 'ext-obs-1', compartmentScope(['ext-1']));
+      expect(JSON.parse(own!.json).subject.reference).toBe('Patient/ext-1');
+      expect(await store.read('Observation', 'ext-obs-foreign', compartmentScope(['85']))).toBeUndefined();
+      const found = await store.search(parseSearch('Observation', [['patient', '85']]), compartmentScope(['85']));
+      expect(found.matches.map((m) => m.id)).not.toContain('ext-obs-foreign');
+      // Stored, in nobody's compartment: shown to no patient.
+      expect(await t.db('resource').where({ resource_type: 'Observation', id: 'ext-obs-foreign' }).pluck('patient_id')).toEqual(['']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

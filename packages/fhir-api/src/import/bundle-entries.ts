@@ -2,7 +2,8 @@
  * Turns a FHIR Bundle (transaction, batch or collection, as Synthea writes them) into resources
  * ready to store: ids the data gives are kept (e.g. `PUT Patient/85`), `urn:uuid:` entries take
  * the uuid as their id (so re-importing the same bundle gives the same ids), and every reference
- * to a `urn:uuid:` or a conditional `Type?identifier=system|value` inside the bundle is rewritten.
+ * to a `urn:uuid:`, to another entry's absolute fullUrl, or a conditional
+ * `Type?identifier=system|value` inside the bundle is rewritten.
  */
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 
@@ -62,6 +63,11 @@ export function resolveBundle(bundle: Bundle): ResolvedBundle {
         if (!target) problems.push({ index, message: `unresolved reference ${ref}` });
         return target ?? ref;
       }
+      // An absolute reference to another entry of the bundle (an export that names its resources
+      // by its own server's URLs): that entry, now stored here. Any other absolute URL is left as it
+      // is, a resource on another server, never read as one of ours (normalizeReference).
+      const entry = urnToRef.get(ref) ?? urnToRef.get(ref.replace(/\/_history\/[^/]+$/, ''));
+      if (entry) return entry;
       if (/^[A-Z][A-Za-z]+\?/.test(ref)) {
         const target = identifierToRef.get(decodeURIComponent(ref));
         if (!target) conditional.add(ref);

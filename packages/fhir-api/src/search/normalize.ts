@@ -5,13 +5,23 @@ export function normalizeString(s: string): string {
   return s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().trim();
 }
 
-/** Makes a reference comparable: relative `Type/id`, no version, base URL stripped. */
+/**
+ * Makes a reference to a resource on this server comparable: relative `Type/id`, no version, this
+ * server's base URL stripped. Anything else is undefined: an absolute URL with another base names
+ * a resource on another server whatever its last segments say, and read as ours it would file
+ * another system's patient's data in our patient's compartment, or match her searches.
+ */
 export function normalizeReference(ref: string, fhirBaseUrl?: string): string | undefined {
   let r = ref.trim();
   if (fhirBaseUrl && r.startsWith(fhirBaseUrl + '/')) r = r.slice(fhirBaseUrl.length + 1);
-  const m = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(r);
+  const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(r);
   if (!m) return undefined;
   return `${m[1]}/${m[2]}`;
+}
+
+/** An absolute URL (scheme://…): with normalizeReference undefined, another server's resource. */
+export function isAbsoluteReference(ref: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(ref.trim());
 }
 
 /**

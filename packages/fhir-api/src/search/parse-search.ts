@@ -2,7 +2,7 @@
  * URL query → SearchRequest. Pure: validation errors are SearchError (a 400 at the HTTP layer),
  * never a silently dropped filter (which would widen a search). https://hl7.org/fhir/R4/search.html
  */
-import { MAX_INSTANT, MIN_INSTANT, normalizeReference, normalizeString, searchDateRange } from './normalize.js';
+import { MAX_INSTANT, MIN_INSTANT, isAbsoluteReference, normalizeReference, normalizeString, searchDateRange } from './normalize.js';
 import { getSearchParam, isSupportedInclude } from './registry.js';
 import {
   SearchError,
@@ -198,6 +198,9 @@ function parseReference(name: string, v: string, target: string | undefined, bas
     return `${target}/${v}`;
   }
   const norm = normalizeReference(v, base);
+  if (!norm && isAbsoluteReference(v)) {
+    throw new SearchError('INVALID_PARAMETER_VALUE', `Reference in ${name} is not on this server: only ${base ?? 'this server\'s base'}/Type/id or Type/id can match`);
+  }
   if (!norm) throw new SearchError('INVALID_PARAMETER_VALUE', `Invalid reference in ${name}: ${v}`);
   if (target && !norm.startsWith(`${target}/`)) throw new SearchError('INVALID_PARAMETER_VALUE', `Reference ${v} is not a ${target}`);
   return norm;
