@@ -2,9 +2,31 @@
 import { importPath, type ImportReport } from '@patient-access/fhir-api';
 import { cliLogger, configOrExit, openMigrated } from './runtime.js';
 
-const paths = process.argv.slice(2);
+const USAGE = 'usage: npm run import -- [--source-base <FHIR base URL of the exporting system>]… <file-or-folder> [...]';
+const paths: string[] = [];
+const sourceBaseUrls: string[] = [];
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i]!;
+  if (arg !== '--source-base' && !arg.startsWith('--source-base=')) {
+    paths.push(arg);
+    continue;
+  }
+  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
+  let url: URL | undefined;
+  try {
+    url = value ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
+    console.error(`--source-base: expected the http(s) FHIR base URL of the system the data comes from, got ${value === undefined ? 'nothing' : `"${value}"`}\n${USAGE}`);
+    process.exit(2);
+  }
+  sourceBaseUrls.push(value!.replace(/\/+$/, ''));
+}
 if (!paths.length) {
-  console.error('usage: npm run import -- <file-or-folder> [...]');
+  console.error(USAGE);
   process.exit(2);
 }
 const config = configOrExit();
@@ -15,6 +37,7 @@ try {
   for (const path of paths) {
     const report = await importPath(db, path, {
       fhirBaseUrl: config.fhirBaseUrl,
+      sourceBaseUrls,
       releasePolicy: config.policy.releasePolicy,
       onProgress: tty ? (done, total, n) => drawProgress(done, total, n) : undefined,
     });

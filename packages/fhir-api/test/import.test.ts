@@ -77,6 +77,35 @@ describe('absolute references', () => {
   });
 });
 
+describe('--source-base: the exporting system\'s absolute references', () => {
+  test('are stored relative and file resources in the patient\'s compartment only when the base is declared', async () => {
+    const SOURCE = 'https://ehr.example.org/fhir/R4';
+    const obs = (id: string) => ({ resourceType: 'Observation', id, status: 'final', code: { text: 'x' }, subject: { reference: `${SOURCE}/Patient/src-85` } });
+    const dir = await mkdtemp(join(tmpdir(), 'pa-import-src-'));
+    try {
+      await writeFile(join(dir, 'Observation.ndjson'), `${JSON.stringify(obs('src-undeclared'))}\n`);
+      expect((await importPath(t.db, dir)).problems).toEqual([]);
+      expect(await store.read('Observation', 'src-undeclared', compartmentScope(['src-85']))).toBeUndefined();
+
+      await writeFile(join(dir, 'Observation.ndjson'), `${JSON.stringify(obs('src-ndjson'))}\n`);
+      await writeFile(join(dir, 'bundle.json'), JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: obs('src-bundle') }] }));
+      const report = await importPath(t.db, dir, { sourceBaseUrls: [`${SOURCE}/`] });
+      expect(report.problems).toEqual([]);
+      for (const id of ['src-ndjson', 'src-bundle']) {
+        const found = await store.read('Observation', id, compartmentScope(['src-85']));
+        expect(JSON.parse(found!.json).subject.reference).toBe('Patient/src-85');
+      }
+      // A base that only starts the same way is not the declared one.
+      await writeFile(join(dir, 'Observation.ndjson'), `${JSON.stringify({ ...obs('src-lookalike'), subject: { reference: `${SOURCE}-test/Patient/src-85` } })}\n`);
+      await rm(join(dir, 'bundle.json'));
+      await importPath(t.db, dir, { sourceBaseUrls: [SOURCE] });
+      expect(await store.read('Observation', 'src-lookalike', compartmentScope(['src-85']))).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('ndjson', () => {
   test('valid lines are imported, bad lines reported with their line number', async () => {
     const report = await importPath(t.db, fixtures('ndjson'));

@@ -36,6 +36,23 @@ export interface ImportReport {
 export interface ImportOptions extends WriteOptions {
   /** Called as bytes of input are processed. */
   onProgress?: (bytesDone: number, bytesTotal: number, resources: number) => void;
+  /**
+   * FHIR bases of the system the data is exported from (`--source-base`): an absolute reference
+   * under one of them names a resource of this import, stored here by the same `Type/id`, and is
+   * stored relative. Without them, such a reference is another server's (normalizeReference).
+   */
+  sourceBaseUrls?: readonly string[];
+}
+
+/** Absolute references under a declared source base, as the relative `Type/id…` they name here. */
+function sourceReferences(bases: readonly string[] | undefined): ((r: Resource) => Resource) | undefined {
+  const prefixes = (bases ?? []).map((b) => `${b.replace(/\/+$/, '')}/`);
+  if (!prefixes.length) return undefined;
+  const local = (ref: string) => {
+    const prefix = prefixes.find((p) => ref.startsWith(p));
+    return prefix ? ref.slice(prefix.length) : ref;
+  };
+  return (r) => rewriteReferences(r, local) as Resource;
 }
 
 /** ndjson lines per transaction (invalid lines included, blank lines not counted). */
@@ -106,6 +123,8 @@ async function importJsonFile(
     return;
   }
   const resolved = resolveBundle(bundle);
+  const localize = sourceReferences(options.sourceBaseUrls);
+  if (localize) for (const r of resolved.resources) r.resource = localize(r.resource);
   const problems = [...resolved.problems];
   for (const [i, { index, resource }] of resolved.resources.entries()) {
     if (i > 0 && i % CHECK_STEP === 0) await yieldToEventLoop();
@@ -169,6 +188,7 @@ interface NdjsonBatch {
 class NdjsonPipeline {
   private writing: Promise<void> = Promise.resolve();
   private writeFailure: { error: unknown } | undefined;
+  private readonly localize: ((r: Resource) => Resource) | undefined;
 
   constructor(
     private readonly db: Knex,
@@ -176,7 +196,9 @@ class NdjsonPipeline {
     private readonly report: ImportReport,
     private readonly record: (r: Resource[], w: WriteResult) => void,
     private readonly advance: (bytes: number) => void,
-  ) {}
+  ) {
+    this.localize = sourceReferences(options.sourceBaseUrls);
+  }
 
   /** Checks a batch, then waits for the previous write and starts this one's. */
   async add(batch: NdjsonBatch): Promise<void> {
@@ -184,7 +206,7 @@ class NdjsonPipeline {
     for (const [i, line] of batch.lines.entries()) {
       if (i > 0 && i % CHECK_STEP === 0) await yieldToEventLoop();
       const parsed = parseNdjsonLine(line);
-      if (parsed.resource) resources.push(parsed.resource);
+      if (parsed.resource) resources.push(this.localize ? this.localize(parsed.resource) : parsed.resource);
       else for (const message of parsed.errors) this.report.problems.push({ file: batch.file, location: `line ${batch.lineNos[i]}`, message });
     }
     await this.writing;
