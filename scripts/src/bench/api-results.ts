@@ -363,23 +363,16 @@ function observations(r: ApiBenchResults): string[] {
   out.push(
     '',
     ...floorReading(r),
-    '**What this run changed (2026-12-07, the day\'s fifth run, on an AMD EPYC machine where the bare baselines ran 30-45 % slower ' +
-      "than on the Intel Xeon of the day's first two runs, and drifted between runs: compare ratios, not req/s).** The search is one pass " +
-      'again. The second run had added two privacy requirements (references to withheld resources removed from everything shown, ' +
-      "REL-2/REL-7; what a search withheld named in the access log, AUD-1), the second as its own SELECT on every first page: lab search " +
-      "858 req/s = 52 %, 1,408 µs of PostgreSQL against the baseline's 838 (1.7×). Now (1) the page statement selects the matches the " +
-      'scopes cover once (a materialized CTE), marks each visible or not, pages and counts the visible ones and returns the first 500 ' +
-      'withheld ones after them with their row tokens: one SELECT a search (2 statements with the access-log append, against 3); (2) ' +
-      'references to shared resources (Practitioner, Organization, Location…), never withheld, are not probed; (3) a page\'s references ' +
-      'are gathered once and each distinct target probed once (the lab page: 63 references, 10 targets), and a page that withholds no ' +
-      'target computes no per-row arrays. Runs of the day on this machine: after (1) and (2), 800 req/s = 65 % (statement 1.0 ms); after ' +
-      '(3) without its last part, 755 = 58 % (1.1 ms: the per-row reads of the gathered references cost what the saved probes saved); ' +
-      'with all of it (this run) 728 = **64 %**, statement 0.91 ms, 1,572 µs of PostgreSQL against 1,205 (1.3×). The p99 (79 ms) is over ' +
-      "the 50 ms target, and so is the bare search baseline's own on this machine (55 ms at 1,141 req/s): at 2,312 µs of CPU a search in " +
-      'all the machine cannot serve more than about 823 searches/s, so 32 connections queue. The read: 2,067 req/s = 36 % of the bare ' +
-      'read, 56 % of the audited floor (the previous runs on this machine: 39 % and 42 %).',
+    '**What this run changed (2026-12-07, the day\'s sixth run, on a fresh AMD EPYC machine of the same kind, faster than the fifth ' +
+      "run's: compare ratios, not req/s).** Nothing on the read or search path since the fifth run; this run refreshes the figures. New " +
+      'since then: rate limits are set per limiter by `RATE_LIMIT_*` (the defaults are in force here), a refused token counts against the ' +
+      "address (no such request in this load), and a reference is local only under this server's base (decided at write time; the " +
+      'benchmark data uses relative references). The search ratio holds: 1,003 req/s = **64 %** of the bare search (1,567), 1,134 µs of ' +
+      "PostgreSQL against 882 (1.3×); its p99 is 51 ms against the 50 ms target, with the bare baseline's own p99 at 37 ms. The read: " +
+      '2,623 req/s = 30 % of the bare read (8,705), 45 % of the audited floor (5,799, itself 67 % of the bare read); the target would ' +
+      'ask for 75 % of the floor. The fifth run (the morning\'s machine): read 36 %, search 64 %, search p99 79 ms.',
     '',
-    '**What limits the read (investigations of earlier sessions, 10-15 s runs, not in the table).** (1) CPU: the machine cannot serve more ' +
+    '**What limits the read (investigation runs of 10-15 s, not in the table).** (1) CPU: the machine cannot serve more ' +
       'API reads per second than 2 cores divided by the CPU a read costs in all (above), and the load generator shares those cores. ' +
       '(2) PostgreSQL: the read statement costs 54-75 µs (the bare primary-key read 50, `select 1` 30; variants without the epoch guard, ' +
       'without the row-token checks or without the two extra columns each measured within that spread); the access-log append 275 µs fixed ' +
@@ -395,7 +388,13 @@ function observations(r: ApiBenchResults): string[] {
       'experiment, not a setting: it would answer without logging) 3,630 and 4,702 (46 %, 56 %), its PostgreSQL CPU a read 84-104 µs ' +
       'instead of 168-181. The log costs the API more than it costs the floor (about 75 against 50 µs of PostgreSQL a read): at the ' +
       "API's lower rate fewer entries arrive while an append is in flight, so each batch is smaller and its fixed cost is shared by fewer " +
-      'reads. The two costs compound: the API would reach the target only if its access log, or everything else it does, were nearly free.',
+      'reads. The two costs compound: the API would reach the target only if its access log, or everything else it does, were nearly free. ' +
+      '(6) More server processes (2026-12-07, sixth-run machine, 15 s runs): two node:cluster workers, each with its own access-log writer ' +
+      'and its own chains, served 1,586 reads/s against 3,138 for one process (twice as many commits of smaller batches: 456 µs of ' +
+      'PostgreSQL a read); one writer for several processes would need the entries carried between them. The single server\'s event loop ' +
+      'was 92 % busy during the read run while the process used 0.76 of a core: on 2 shared cores it waits for a core about as often as ' +
+      'it would gain from a second one. A larger young generation (`--max-semi-space-size=64`) was within noise. The hot statements run ' +
+      'on their generic plans (pg_prepared_statements after 12 executions: 7 generic, 5 custom, for the read and for the search).',
     '',
     "**Levers left, and what they can reach.** (a) A read path without Koa's per-request context objects (about 34 µs of the server's " +
       '163); (b) a cheaper append (enum types instead of CHECK constraints, rows as typed arrays rather than JSON: about 4 µs a read); ' +
