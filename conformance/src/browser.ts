@@ -41,6 +41,8 @@ export interface AuthorizeOutcome {
   pickedLabel?: string;
   /** The options the patient picker offered. */
   pickerOptions?: string[];
+  /** The people a user-level authorization's consent screen offered (their labels). */
+  offeredPatients?: string[];
   offeredScopes: { scope: string; label: string }[];
   keptScopes: string[];
   signedIn: boolean;
@@ -163,6 +165,11 @@ export class BrowserDriver {
         } else if (heading === 'Allow access?') {
           const boxes = await page.getByRole('checkbox').all();
           for (const box of boxes) {
+            // A user-level authorization also lists whose records: those boxes stand as offered.
+            if ((await box.getAttribute('name')) === 'patient') {
+              outcome.offeredPatients = [...(outcome.offeredPatients ?? []), await labelOf(box)];
+              continue;
+            }
             const scope = (await box.getAttribute('value')) ?? '';
             const label = await labelOf(box);
             outcome.offeredScopes.push({ scope, label });

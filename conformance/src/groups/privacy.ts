@@ -290,6 +290,39 @@ export function proxyGroup(suite: Suite): GroupDef {
       ensure(options.length === expected, `the picker offered ${options.length} people (${options.join(' | ')}), expected ${expected}`);
     }),
   ];
+  tests.push(
+    test(
+      'proxy-user-level',
+      'A user-level token (user/ scopes, no launch/patient) covers the account holder and exactly the people they act for, one named patient per search',
+      async (t: TestContext) => {
+        const account = proxies.map((p) => p.account).find((a) => (a.patientId ? 1 : 0) + (a.actsFor ?? []).length > 1);
+        if (!account) t.skip('no account in the inputs acts for two or more people, counting their own record', { lackOfData: true });
+        const covered = [...(account.patientId ? [account.patientId] : []), ...(account.actsFor ?? []).map((x) => x.patientId)];
+        const launch = await suite.launch(t, { account, client: await suite.client(t, 'public'), scope: 'openid fhirUser user/Patient.rs user/Observation.rs' });
+        const token = suite.requireToken(t, launch, 'user-level launch');
+        ensure(token['patient'] === undefined, `the token response names one patient (${String(token['patient'])}) for a user-level request`);
+        ensure(launch.authorize.offeredPatients?.length === covered.length, `the consent screen offered ${launch.authorize.offeredPatients?.length ?? 0} people, expected ${covered.length}`);
+        const fhir = suite.fhir(t, String(token['access_token']));
+        const patients = await fhir.search('Patient', []);
+        expectStatus(patients, 200, 'search Patient');
+        const listed = entries(asBundle(patients))
+          .map((r) => String(r.id))
+          .sort();
+        ensure(JSON.stringify(listed) === JSON.stringify([...covered].sort()), `GET Patient listed ${listed.join(', ')}, expected ${[...covered].sort().join(', ')}`);
+        for (const patientId of covered) {
+          const res = await fhir.search('Observation', [['patient', patientId]]);
+          expectStatus(res, 200, `search Observation?patient=${patientId}`);
+          const found = entries(asBundle(res));
+          const strays = found.filter((r) => r.resourceType === 'Observation' && (r['subject'] as { reference?: string } | undefined)?.reference !== `Patient/${patientId}`);
+          ensure(!strays.length, `Observation?patient=${patientId} returned others' observations: ${strays.map((r) => r.id).join(', ')}`);
+        }
+        const unnamed = await fhir.search('Observation', [['category', 'laboratory']]);
+        ensure(unnamed.status === 400, `a search naming no patient answered ${unnamed.status}, not 400: it cannot say whose record it searched`);
+        const outsider = suite.inputs.accounts.map((a) => a.patientId).find((p): p is string => !!p && !covered.includes(p));
+        if (outsider) ensure((await fhir.read('Patient', outsider)).status === 404, `the user-level token reads Patient/${outsider}, whom the account does not act for`);
+      },
+    ),
+  );
   for (const { account, subject, basis } of proxies) {
     tests.push(
       test(`proxy-${account.username}-${subject}`, `${account.username} (${basis ?? 'proxy'}) can open Patient/${subject}'s record, and only that record`, async (t: TestContext) => {

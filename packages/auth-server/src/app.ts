@@ -11,7 +11,8 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { Registry } from 'prom-client';
 import {
   cors,
-  grantInForce,
+  authorizationInForce,
+  patientGrantsOf,
   rateLimitHeaders,
   rateLimitKey,
   requestContext,
@@ -151,16 +152,20 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       }
       log.info({ event: 'token.issued', grantType: ctx.oidc.params?.['grant_type'], clientId: ctx.oidc.client?.clientId }, 'token issued');
       if (typeof claims['grant_id'] === 'string') {
-        await logAuthEvent(deps, ctx, {
-          patientId: typeof claims['patient'] === 'string' ? claims['patient'] : '',
-          actor: { kind: 'app', id: String(claims['client_id']) },
-          ...(typeof claims['patient'] === 'string' ? { onBehalfOf: claims['patient'] } : {}),
-          client: { id: String(claims['client_id']) },
-          scopes: String(body['scope'] ?? ''),
-          grantId: claims['grant_id'],
-          action: ctx.oidc.params?.['grant_type'] === 'refresh_token' ? 'token.refresh' : 'token.issue',
-          outcome: 'success',
-        });
+        // In the log of each patient the token covers (a user-level token covers several).
+        const covered = typeof claims['patient'] === 'string' ? [{ patient: claims['patient'], grant: claims['grant_id'] }] : patientGrantsOf(claims);
+        for (const { patient, grant } of covered.length ? covered : [{ patient: '', grant: claims['grant_id'] }]) {
+          await logAuthEvent(deps, ctx, {
+            patientId: patient,
+            actor: { kind: 'app', id: String(claims['client_id']) },
+            ...(patient ? { onBehalfOf: patient } : {}),
+            client: { id: String(claims['client_id']) },
+            scopes: String(body['scope'] ?? ''),
+            grantId: grant,
+            action: ctx.oidc.params?.['grant_type'] === 'refresh_token' ? 'token.refresh' : 'token.issue',
+            outcome: 'success',
+          });
+        }
       }
     }
 
@@ -176,7 +181,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       } else if (body['active'] === true) {
         // A refresh token whose grant was revoked (app, account or delegation) is inactive.
         const grantId = ctx.oidc.entities.RefreshToken?.grantId;
-        if (grantId && 'denied' in (await grantInForce(db, grantId, now()))) ctx.body = { active: false };
+        if (grantId && 'denied' in (await authorizationInForce(db, grantId, now()))) ctx.body = { active: false };
       }
     }
 
@@ -217,7 +222,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     if (!claims || typeof grantId !== 'string') return { active: false };
     // Public clients may introspect only their own tokens.
     if (client.clientAuthMethod === 'none' && claims['client_id'] !== client.clientId) return { active: false };
-    if ('denied' in (await grantInForce(db, grantId, now()))) return { active: false };
+    if ('denied' in (await authorizationInForce(db, grantId, now()))) return { active: false };
     // The scope the token response named: the grant's OpenID/launch scopes and the token's resource scopes.
     const grant = await provider.Grant.find(grantId);
     const scope = [...(grant?.getOIDCScope().split(' ') ?? []), ...String(claims['scope'] ?? '').split(' ')].filter(Boolean).join(' ');

@@ -51,6 +51,8 @@ export interface LaunchOptions {
   pick?: string;
   /** A confidential client registered by an administrator (e.g. the portal); default: a new public client. */
   client?: { clientId: string; clientSecret: string };
+  /** A user-level authorization's consent screen: the patient ids left ticked (default: all offered). */
+  patients?: string[];
 }
 
 export interface Harness {
@@ -59,6 +61,10 @@ export interface Harness {
   app: NonNullable<Parameters<typeof request.agent>[0]>;
   /** A complete launch; returns the access token. */
   launch(o: LaunchOptions): Promise<string>;
+  /** The last launch's token response body (refresh_token, scope, patient...). */
+  lastTokenResponse: Record<string, unknown>;
+  /** The patient ids offered as checkboxes on the last consent screen (a user-level authorization). */
+  lastOfferedPatients: string[];
   get(token: string, path: string, headers?: Record<string, string>): request.Test;
   destroy(): Promise<void>;
 }
@@ -124,7 +130,15 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
     }
     expect(res.text).toContain('Allow access?');
     const offered = [...res.text.matchAll(/name="scope" value="([^"]+)" checked/g)].map((m) => m[1]!.replace(/&#42;/g, '*'));
-    res = await agent.post(`${consentPath}/consent`).type('form').send(offered.map((s) => `scope=${encodeURIComponent(s)}`).join('&') + '&decision=allow');
+    // A user-level authorization: whose records, as `self:<patient>` or `delegation:<id>` values.
+    const patientOf = (value: string) => (value.startsWith('self:') ? value.slice(5) : [...delegations].find(([, id]) => `delegation:${id}` === value)?.[0].split('/')[1] ?? value);
+    const offeredPatients = [...res.text.matchAll(/name="patient" value="([^"]+)" checked/g)].map((m) => m[1]!);
+    harness.lastOfferedPatients = offeredPatients.map(patientOf);
+    const ticked = offeredPatients.filter((v) => !o.patients || o.patients.includes(patientOf(v)));
+    res = await agent
+      .post(`${consentPath}/consent`)
+      .type('form')
+      .send([...offered.map((s) => `scope=${encodeURIComponent(s)}`), ...ticked.map((v) => `patient=${encodeURIComponent(v)}`)].join('&') + '&decision=allow');
     while (res.status === 303 && !String(res.headers['location']).startsWith(REDIRECT)) {
       const next = new URL(res.headers['location'] as string, 'http://localhost:8080');
       res = await agent.get(next.pathname + next.search);
@@ -132,10 +146,12 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
     return new URL(res.headers['location'] as string);
   }
 
-  return {
+  const harness: Harness = {
     tdb,
     accessLog,
     app,
+    lastTokenResponse: {},
+    lastOfferedPatients: [],
     async launch(o) {
       const agent = request.agent(app);
       let clientId = o.client?.clientId;
@@ -159,6 +175,7 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
         ...(o.client ? {} : { client_id: clientId }),
       });
       expect(res.status).toBe(200);
+      harness.lastTokenResponse = res.body as Record<string, unknown>;
       return res.body.access_token as string;
     },
     get(token, path, headers = {}) {
@@ -172,6 +189,7 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
       await tdb.destroy();
     },
   };
+  return harness;
 }
 
 type BundleBody = { entry?: { resource: { resourceType: string; id: string }; search?: { mode: string } }[] };

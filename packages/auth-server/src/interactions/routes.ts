@@ -4,6 +4,7 @@
  * person may untick. The outcome is an oidc-provider Grant plus our app grant (same id) naming the
  * patient, the approving person and the delegation it rests on.
  */
+import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -160,18 +161,34 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const { params, session } = interaction;
     const accountId = session?.accountId;
     if (!accountId) return finishWithError(ctx, 'login_required', 'the sign-in session ended');
-    const subject = progressOf(interaction).subject;
-    if (!subject) return renderConsentStep(ctx, interaction);
-    // Deny by default: a launched authorization is approved only for the launch's own subject,
-    // whose launch value is consumed below exactly once.
-    if (typeof params['launch'] === 'string' && !subject.launchId) return finishWithError(ctx, 'invalid_request', 'the launch context was not resolved');
-    // Re-check: a delegation may have ended while the consent screen was open.
-    if (subject.delegationId && !(await subjectsFor(accountId)).some((s) => s.delegationId === subject.delegationId)) {
-      return finishWithError(ctx, 'access_denied', 'you can no longer act for this patient');
-    }
     const requested = String(params['scope'] ?? '').split(' ').filter(Boolean);
     // Read repeated fields from the raw form: the parser folds more than 20 repeats into an object.
-    const ticked = new Set(new URLSearchParams(String((ctx.request as { rawBody?: string }).rawBody ?? '')).getAll('scope'));
+    const raw = new URLSearchParams(String((ctx.request as { rawBody?: string }).rawBody ?? ''));
+    // Whose records: the one picked (or launched), or, for a user-level authorization, those ticked.
+    let subjects: Subject[];
+    let userLevel = false;
+    const picked = progressOf(interaction).subject;
+    if (picked) {
+      // Deny by default: a launched authorization is approved only for the launch's own subject,
+      // whose launch value is consumed below exactly once.
+      if (typeof params['launch'] === 'string' && !picked.launchId) return finishWithError(ctx, 'invalid_request', 'the launch context was not resolved');
+      // Re-check: a delegation may have ended while the consent screen was open.
+      if (picked.delegationId && !(await subjectsFor(accountId)).some((s) => s.delegationId === picked.delegationId)) {
+        return finishWithError(ctx, 'access_denied', 'you can no longer act for this patient');
+      }
+      subjects = [picked];
+    } else {
+      const current = await subjectsFor(accountId);
+      if (!isUserLevelRequest(params, requested, current)) return renderConsentStep(ctx, interaction);
+      // Only people this account may act for right now (a delegation may have ended while the
+      // screen was open): anything else refuses the whole choice rather than dropping it silently.
+      const chosen = raw.getAll('patient');
+      if (chosen.some((v) => !current.some((s) => subjectValue(s) === v))) return renderConsentStep(ctx, interaction, 'Choose among the listed people.');
+      subjects = current.filter((s) => chosen.includes(subjectValue(s)));
+      if (!subjects.length) return renderConsentStep(ctx, interaction, 'Choose at least one person whose record the app may read.');
+      userLevel = true;
+    }
+    const ticked = new Set(raw.getAll('scope'));
     const optional = (s: string) => isResourceScope(s) || s === 'offline_access';
     // Requested scopes, or the category scopes the person chose instead (granular selection).
     const granted = grantedScopes(requested, ticked, optional);
@@ -183,7 +200,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     }
     const clientId = String(params['client_id']);
 
-    if (subject.launchId && !(await consumeLaunch(db, subject.launchId, now()))) {
+    if (picked?.launchId && !(await consumeLaunch(db, picked.launchId, now()))) {
       return finishWithError(ctx, 'invalid_request', LAUNCH_PROBLEMS.used);
     }
     const grant = new provider.Grant({ accountId, clientId });
@@ -192,29 +209,40 @@ export function interactionRouter(deps: InteractionDeps): Router {
     if (rejected.some((s) => !isResourceScope(s))) grant.rejectOIDCScope(rejected.filter((s) => !isResourceScope(s)).join(' '));
     if (rejected.some(isResourceScope)) grant.rejectResourceScope(deps.config.fhirBaseUrl, rejected.filter(isResourceScope).join(' '));
     const grantId = await grant.save();
-    await createAppGrant(db, {
-      id: grantId,
-      patientId: subject.patientId,
-      clientId,
-      clientName: await clientName(clientId),
-      accountId,
-      ...(subject.delegationId ? { delegationId: subject.delegationId } : {}),
-      ...(subject.encounterId ? { encounterId: subject.encounterId } : {}),
-      scope: granted.join(' '),
+    // One app grant per patient: a single-patient authorization's has the Grant's id; a user-level
+    // one's each have their own, naming the Grant, so each patient sees, narrows and revokes hers.
+    const rows = subjects.map((subject, position) => ({ subject, id: userLevel ? randomUUID() : grantId, ...(userLevel ? { authorization: { id: grantId, position } } : {}) }));
+    const appName = await clientName(clientId);
+    await db.transaction(async (trx) => {
+      for (const { subject, id, authorization } of rows) {
+        await createAppGrant(trx, {
+          id,
+          patientId: subject.patientId,
+          clientId,
+          clientName: appName,
+          accountId,
+          ...(subject.delegationId ? { delegationId: subject.delegationId } : {}),
+          ...(subject.encounterId ? { encounterId: subject.encounterId } : {}),
+          ...(authorization ? { authorization } : {}),
+          scope: granted.join(' '),
+        });
+      }
     });
-    deps.log.info({ event: 'consent.granted', grantId, clientId, scopes: granted.length, rejected: rejected.length }, 'consent granted');
+    deps.log.info({ event: 'consent.granted', grantId, clientId, patients: rows.length, scopes: granted.length, rejected: rejected.length }, 'consent granted');
     const approver = await findAccountById(db, accountId);
-    await logAuthEvent(deps, ctx, {
-      patientId: subject.patientId,
-      actor: { kind: subject.delegationId ? 'proxy' : approver?.fhirUser.startsWith('Practitioner/') ? 'staff' : 'patient', id: accountId, ...(approver ? { fhirUser: approver.fhirUser } : {}) },
-      onBehalfOf: subject.patientId,
-      client: { id: clientId },
-      scopes: granted.join(' '),
-      grantId,
-      ...(subject.delegationId ? { delegationId: subject.delegationId } : {}),
-      action: 'consent',
-      outcome: 'success',
-    });
+    for (const { subject, id } of rows) {
+      await logAuthEvent(deps, ctx, {
+        patientId: subject.patientId,
+        actor: { kind: subject.delegationId ? 'proxy' : approver?.fhirUser.startsWith('Practitioner/') ? 'staff' : 'patient', id: accountId, ...(approver ? { fhirUser: approver.fhirUser } : {}) },
+        onBehalfOf: subject.patientId,
+        client: { id: clientId },
+        scopes: granted.join(' '),
+        grantId: id,
+        ...(subject.delegationId ? { delegationId: subject.delegationId } : {}),
+        action: 'consent',
+        outcome: 'success',
+      });
+    }
     await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   });
 
@@ -246,28 +274,33 @@ export function interactionRouter(deps: InteractionDeps): Router {
       await save(ctx, progress);
     }
 
+    // params.scope is already the canonical read-only projection (see the aud check in provider.ts).
+    const requested = String(params['scope'] ?? '').split(' ').filter(Boolean);
+    let patients: PickerOption[] | undefined;
     if (!progress.subject) {
       const subjects = await subjectsFor(accountId);
       if (subjects.length === 0) return finishWithError(ctx, 'access_denied', 'this account is not linked to any patient record');
-      if (subjects.length > 1 || pickerError) {
-        const names = await deps.describePatients(subjects.map((s) => s.patientId));
-        const options: PickerOption[] = subjects.map((s) => ({
-          value: subjectValue(s),
-          name: names.get(s.patientId)?.name ?? 'Unnamed patient',
-          detail: s.delegationId ? `you are their ${s.basis === 'poa' ? 'power of attorney' : s.basis}` : '(you)',
-        }));
+      const names = await deps.describePatients(subjects.map((s) => s.patientId));
+      const options: PickerOption[] = subjects.map((s) => ({
+        value: subjectValue(s),
+        name: names.get(s.patientId)?.name ?? 'Unnamed patient',
+        detail: s.delegationId ? `you are their ${s.basis === 'poa' ? 'power of attorney' : s.basis}` : '(you)',
+      }));
+      // A user-level request covers everyone the person may act for: they untick, not pick.
+      if (isUserLevelRequest(params, requested, subjects)) {
+        patients = options;
+      } else if (subjects.length > 1 || pickerError) {
         html(ctx, pickerPage(action(uid, 'select'), name, options, pickerError));
         return;
+      } else {
+        progress = { ...progress, subject: subjects[0]! };
+        await save(ctx, progress);
       }
-      progress = { ...progress, subject: subjects[0]! };
-      await save(ctx, progress);
     }
 
-    const subject = progress.subject!;
-    const names = await deps.describePatients([subject.patientId]);
+    const subject = progress.subject;
+    const names = await deps.describePatients(subject ? [subject.patientId] : []);
     const client = await provider.Client.find(clientId);
-    // params.scope is already the canonical read-only projection (see the aud check in provider.ts).
-    const requested = String(params['scope'] ?? '').split(' ').filter(Boolean);
     const fixed = requested.filter((s) => !isResourceScope(s));
     html(
       ctx,
@@ -281,8 +314,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
           ...(client?.['policyUri'] ? { policyUri: String(client['policyUri']) } : {}),
           ...(client?.['tosUri'] ? { tosUri: String(client['tosUri']) } : {}),
         },
-        patientName: names.get(subject.patientId)?.name ?? 'the selected patient',
-        ...(subject.delegationId ? { actingAs: subject.basis === 'poa' ? 'power of attorney' : String(subject.basis) } : {}),
+        patientName: (subject && names.get(subject.patientId)?.name) ?? 'the selected patient',
+        ...(subject?.delegationId ? { actingAs: subject.basis === 'poa' ? 'power of attorney' : String(subject.basis) } : {}),
+        ...(patients ? { patients, ...(pickerError ? { error: pickerError } : {}) } : {}),
         resourceScopes: requested.filter(isResourceScope).map((scope) => ({ scope, description: describeScope(scope), subScopes: subScopesOf(scope) })),
         offlineAccess: fixed.includes('offline_access'),
         identity: [
@@ -311,4 +345,20 @@ export function interactionRouter(deps: InteractionDeps): Router {
 }
 
 const isResourceScope = (s: string) => s.includes('/') && !s.startsWith('launch/');
+
+/**
+ * A user-level authorization: the app asked for user/ scopes and for no patient context (no EHR
+ * launch, no launch/patient, no patient/ scopes), and the person may act for more than one
+ * patient. Its tokens then cover each of them (SMART: user/ scopes reach what the user may see);
+ * with only one, the authorization is that patient's, as before.
+ */
+function isUserLevelRequest(params: Record<string, unknown>, requested: readonly string[], subjects: readonly Subject[]): boolean {
+  return (
+    subjects.length > 1 &&
+    typeof params['launch'] !== 'string' &&
+    !requested.includes('launch/patient') &&
+    requested.some((s) => s.startsWith('user/')) &&
+    !requested.some((s) => s.startsWith('patient/'))
+  );
+}
 const subjectValue = (s: Subject) => (s.delegationId ? `delegation:${s.delegationId}` : `self:${s.patientId}`);

@@ -112,6 +112,12 @@ export interface ConsentModel {
   client: { name: string; uri?: string; logoUri?: string; policyUri?: string; tosUri?: string };
   patientName: string;
   actingAs?: string;
+  /**
+   * A user-level authorization: the people whose records it may cover, each ticked (the person
+   * may untick some). Replaces patientName and actingAs.
+   */
+  patients?: PickerOption[];
+  error?: string;
   /** Resource scopes the person may untick. */
   /** With the category scopes the person may choose instead (granular selection). */
   resourceScopes: { scope: string; description: string; subScopes?: { scope: string; label: string }[] }[];
@@ -138,10 +144,22 @@ export function consentPage(m: ConsentModel): string {
   return page(
     'Allow access?',
     `${m.client.logoUri ? `<img src="${escapeHtml(m.client.logoUri)}" alt="" width="64" height="64">` : ''}
-<p><strong>${escapeHtml(m.client.name)}</strong> wants to read the health record of <strong>${escapeHtml(m.patientName)}</strong>${m.actingAs ? ` (you are acting as ${escapeHtml(m.actingAs)})` : ''}.</p>
+${
+  m.patients
+    ? `<p><strong>${escapeHtml(m.client.name)}</strong> wants to read the health records of everyone you may act for, with one authorization.</p>`
+    : `<p><strong>${escapeHtml(m.client.name)}</strong> wants to read the health record of <strong>${escapeHtml(m.patientName)}</strong>${m.actingAs ? ` (you are acting as ${escapeHtml(m.actingAs)})` : ''}.</p>`
+}
 ${links.length ? `<p class="note">App links: ${links.join(' · ')}</p>` : ''}
 <p class="note">This app was not reviewed or endorsed by your health system. Only share your record with apps you trust.</p>
+${errorLine(m.error)}
 <form method="post" action="${escapeHtml(m.action)}">
+${
+  m.patients
+    ? `<fieldset><legend>Whose records</legend>\n${m.patients
+        .map((o) => `<label><input type="checkbox" name="patient" value="${escapeHtml(o.value)}" checked> <span>${escapeHtml(o.name)} <span class="note">${escapeHtml(o.detail)}</span></span></label>`)
+        .join('\n')}\n</fieldset>`
+    : ''
+}
 <fieldset><legend>Data the app may read</legend>
 ${boxes || '<p>No health data: only who you are.</p>'}
 </fieldset>

@@ -10,7 +10,7 @@
  */
 import type { Knex } from 'knex';
 import Provider, { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
-import { grantInForce, revokeAppGrant } from '@patient-access/consent';
+import { authorizationInForce, revokeAppGrant } from '@patient-access/consent';
 
 // Models whose rows are bound to a grant, so revoking the grant can delete them all.
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'Grant']);
@@ -72,9 +72,9 @@ class KnexAdapter implements Adapter {
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (hasNul(id)) return undefined;
     const payload = await this.first({ kind: this.kind, id });
-    // A Grant whose app grant was revoked, or whose account or delegation ended, no longer exists
+    // A Grant whose app grant was revoked (every patient's, for a user-level one), or whose account or delegation ended, no longer exists
     // for the provider: its refresh tokens introspect inactive and cannot be used (PRX-6, API-3).
-    if (payload && this.kind === 'Grant' && 'denied' in (await grantInForce(this.db, id, this.now()))) return undefined;
+    if (payload && this.kind === 'Grant' && 'denied' in (await authorizationInForce(this.db, id, this.now()))) return undefined;
     return payload;
   }
 

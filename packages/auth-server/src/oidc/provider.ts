@@ -4,7 +4,7 @@
  * carry the app grant id and launch context, refresh tokens that rotate (reuse revokes the grant).
  */
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { findAccountById, grantInForce, type AppConfig, type Database } from '@patient-access/consent';
+import { authorizationInForce, findAccountById, type AppConfig, type Database } from '@patient-access/consent';
 import type { PatientSummary } from '../interactions/routes.js';
 import { proxyAllowed } from '../smart/proxy-age.js';
 import { CLIENT_ASSERTION_ALGS } from '../smart/smart-configuration.js';
@@ -197,19 +197,23 @@ export async function createProvider({ config, db, now, describePatients }: Prov
     // revoked, or whose account or delegation ended, gets nothing more (API-3, PRX-6).
     async extraTokenClaims(_ctx, token) {
       if (token.kind === 'ClientCredentials' || !token.grantId) return undefined;
-      const inForce = await grantInForce(db, token.grantId, now());
-      if ('denied' in inForce) throw new errors.InvalidGrant(`grant is no longer in force (${inForce.denied})`);
-      const grant = inForce.grant;
+      const covered = await authorizationInForce(db, token.grantId, now());
+      if ('denied' in covered) throw new errors.InvalidGrant(`grant is no longer in force (${covered.denied})`);
       // PRX-4: age rules are re-evaluated at every issue and refresh (e.g. the child turned 18).
-      if (inForce.delegation) {
-        const birthDate = (await describePatients([grant.patientId])).get(grant.patientId)?.birthDate;
-        if (!proxyAllowed(inForce.delegation, birthDate, now(), config.policy.ageRules)) throw new errors.InvalidGrant('proxy access to this patient has ended');
-      }
-      const account = await findAccountById(db, grant.accountId);
+      const proxied = covered.grants.filter((g) => g.delegation).map((g) => g.grant.patientId);
+      const births = proxied.length ? await describePatients(proxied) : new Map<string, PatientSummary>();
+      const allowed = covered.grants.filter((g) => !g.delegation || proxyAllowed(g.delegation, births.get(g.grant.patientId)?.birthDate, now(), config.policy.ageRules));
+      if (!allowed.length) throw new errors.InvalidGrant('proxy access to this patient has ended');
+      const account = await findAccountById(db, allowed[0]!.grant.accountId);
+      const fhirUser = account ? { fhirUser: `${fhirBase}/${account.fhirUser}` } : {};
+      // A user-level authorization names no patient: the token lists each patient it still covers
+      // with her own app grant, which the FHIR API checks on every request like any grant.
+      if (covered.userLevel) return { ...fhirUser, grant_id: token.grantId, patient_grants: allowed.map((g) => ({ patient: g.grant.patientId, grant: g.grant.id })) };
+      const grant = allowed[0]!.grant;
       return {
         patient: grant.patientId,
         ...(grant.encounterId ? { encounter: grant.encounterId } : {}),
-        ...(account ? { fhirUser: `${fhirBase}/${account.fhirUser}` } : {}),
+        ...fhirUser,
         grant_id: grant.id,
       };
     },

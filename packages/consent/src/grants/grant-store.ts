@@ -18,6 +18,8 @@ export interface NewAppGrant {
   delegationId?: string;
   scope: string;
   encounterId?: string;
+  /** The user-level authorization (oidc-provider Grant) this row is one patient of, and its place in it; unset: the row's id is the Grant's. */
+  authorization?: { id: string; position: number };
 }
 
 export interface AppGrant {
@@ -29,6 +31,7 @@ export interface AppGrant {
   delegationId: string | null;
   scope: string;
   encounterId: string | null;
+  authorizationId: string | null;
   status: 'active' | 'revoked';
   createdAt: Date;
   lastUsedAt: Date | null;
@@ -53,6 +56,7 @@ interface GrantRow {
   delegation_id: string | null;
   scope: string;
   encounter_id: string | null;
+  authorization_id: string | null;
   status: 'active' | 'revoked';
   created_at: Date | string;
   last_used_at: Date | string | null;
@@ -67,6 +71,7 @@ const toGrant = (r: GrantRow): AppGrant => ({
   delegationId: r.delegation_id,
   scope: r.scope,
   encounterId: r.encounter_id,
+  authorizationId: r.authorization_id ?? null,
   status: r.status,
   createdAt: new Date(r.created_at),
   lastUsedAt: r.last_used_at === null ? null : new Date(r.last_used_at),
@@ -82,6 +87,8 @@ export async function createAppGrant(db: Knex, g: NewAppGrant): Promise<void> {
     delegation_id: g.delegationId ?? null,
     scope: g.scope,
     encounter_id: g.encounterId ?? null,
+    authorization_id: g.authorization?.id ?? null,
+    authorization_position: g.authorization?.position ?? null,
   });
 }
 
@@ -159,9 +166,50 @@ export async function touchAppGrant(db: Knex, id: string, at: Date): Promise<voi
   await db('app_grant').where({ id }).update({ last_used_at: at });
 }
 
+/**
+ * Revokes an app grant, or every patient's row of a user-level authorization when `id` is the
+ * authorization's (a revoked token or Grant ends the whole authorization; one patient's row, revoked
+ * from her connected-apps page, ends her part only).
+ */
 export async function revokeAppGrant(db: Knex, id: string, reason: string, at: Date = new Date()): Promise<boolean> {
-  const n = await db('app_grant').where({ id, status: 'active' }).update({ status: 'revoked', status_reason: reason, revoked_at: at });
+  const n = await db('app_grant')
+    .where((q) => q.where({ id }).orWhere({ authorization_id: id }))
+    .andWhere({ status: 'active' })
+    .update({ status: 'revoked', status_reason: reason, revoked_at: at });
   return n > 0;
+}
+
+/** One patient's part of an authorization: the app grant that covers her record. */
+export interface PatientGrant {
+  patient: string;
+  grant: string;
+}
+
+/**
+ * The `patient_grants` claim of a user-level access token: each patient it covers with her app
+ * grant. Anything malformed yields nothing (a token covering no one).
+ */
+export function patientGrantsOf(claims: Record<string, unknown>): PatientGrant[] {
+  const list = claims['patient_grants'];
+  if (!Array.isArray(list)) return [];
+  const valid = list.every((x) => typeof x === 'object' && x !== null && typeof (x as PatientGrant).patient === 'string' && typeof (x as PatientGrant).grant === 'string');
+  return valid ? (list as PatientGrant[]).map(({ patient, grant }) => ({ patient, grant })) : [];
+}
+
+/**
+ * What an authorization (an oidc-provider Grant id) covers at `at`: its own app grant when it is a
+ * single-patient one, else each patient's row of the user-level authorization still in force, in
+ * the order they were approved. A denial only when nothing is left (the reason of the first row).
+ */
+export async function authorizationInForce(db: Knex, id: string, at: Date): Promise<{ grants: GrantInForce[]; userLevel: boolean } | { denied: GrantDenial }> {
+  const single = await grantInForce(db, id, at);
+  if (!('denied' in single) || single.denied !== 'grant-unknown') return 'denied' in single ? single : { grants: [single], userLevel: false };
+  const rows = (await db('app_grant').where({ authorization_id: id }).orderBy('authorization_position').select('id')) as { id: string }[];
+  const decisions = await Promise.all(rows.map((r) => grantInForce(db, r.id, at)));
+  const grants = decisions.filter((d): d is GrantInForce => !('denied' in d));
+  if (grants.length) return { grants, userLevel: true };
+  const denied = decisions.find((d): d is { denied: GrantDenial } => 'denied' in d);
+  return denied ?? { denied: 'grant-unknown' };
 }
 
 export class GrantNarrowingError extends Error {

@@ -13,5 +13,6 @@ import { holdItemsMoveAccessEpoch } from './202612070001_hold_items_move_access_
 import { accessLogEventIdIndex } from './202612080001_access_log_event_id_index.js';
 import { delegationPrivilegeActions } from './202612080002_delegation_privilege_actions.js';
 import { createDisclosureConsents } from './202612090001_create_disclosure_consents.js';
+import { appGrantAuthorization } from './202612100001_app_grant_authorization.js';
 
-export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads, cheaperAccessLogHashChecks, holdItemsMoveAccessEpoch, accessLogEventIdIndex, delegationPrivilegeActions, createDisclosureConsents];
+export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads, cheaperAccessLogHashChecks, holdItemsMoveAccessEpoch, accessLogEventIdIndex, delegationPrivilegeActions, createDisclosureConsents, appGrantAuthorization];

@@ -16,12 +16,14 @@ import {
   planDependsOnClock,
   intersectScopes,
   parseScopes,
+  patientGrantsOf,
   touchAppGrant,
   type AccessPlan,
   type AgeRules,
   type Coding,
   type GrantInForce,
   type GrantedPlan,
+  type PatientGrant,
   type ReleasePolicy,
   type Relationship,
   type Scope,
@@ -47,6 +49,15 @@ export interface TokenAccess {
   epoch: string;
   /** The context was read from the database for this request (not remembered from an earlier one). */
   fresh: boolean;
+  /**
+   * Every patient the token covers, this access's first: its one patient, or each of a user-level
+   * authorization's (SMART user/ scopes over everyone the person may act for). The routes resolve
+   * the access of another with ResolveOptions.patientId: each patient's has her own grant, plan
+   * and epoch, so one patient's restrictions or ended delegation never touch another's.
+   */
+  patients: readonly string[];
+  /** The token's authorization (its grant_id): this grant, or the user-level authorization it is part of. Cursors are bound to it. */
+  authorizationId: string;
 }
 
 export interface AccessResolverOptions {
@@ -100,12 +111,19 @@ const VERIFIED_TOKEN_TTL_MS = 60_000;
 const DEFAULT_CONTEXT_CACHE_MS = 60_000;
 /** A patient-context token: patient/ scopes, and user/ scopes limited to that patient. */
 const PATIENT_TOKEN_CONTEXTS: readonly ScopeContext[] = Object.freeze(['patient', 'user']);
+/** A user-level token: its user/ scopes, within each covered patient's grant. */
+const USER_TOKEN_CONTEXTS: readonly ScopeContext[] = Object.freeze(['user']);
 /** Verified tokens and request contexts kept, each (oldest out first). */
 const MAX_REMEMBERED = 10_000;
 
 export interface ResolveOptions {
   /** Read the request context from the database even if one is remembered (routes whose reads carry no epoch guard, and confirmations). */
   fresh?: boolean;
+  /**
+   * The covered patient whose access is wanted; default the first covered patient whose grant is
+   * in force. A patient the token does not cover is refused like a token without patient context.
+   */
+  patientId?: string;
 }
 
 export type AccessResolver = (authorization: string | undefined, options?: ResolveOptions) => Promise<TokenAccess>;
@@ -143,6 +161,9 @@ export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
     }
     return context;
   };
+
+  // What each verified token covers, kept with its claims (remembered per token text above).
+  const coversByClaims = new WeakMap<JWTPayload, Covers | undefined>();
 
   const verify = async (token: string): Promise<JWTPayload> => {
     const hit = verified.get(token);
@@ -188,7 +209,7 @@ export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
   };
 
   /** The token's access under one context, or the denial it meets (thrown). */
-  const judge = (claims: JWTPayload, patientId: string, grantId: string, context: RequestContext, at: Date, fresh: boolean): TokenAccess => {
+  const judge = (claims: JWTPayload, covers: Covers, patientId: string, grantId: string, context: RequestContext, at: Date, fresh: boolean): TokenAccess => {
     const inForce = grantDecision(context.row, at);
     if ('denied' in inForce) {
       // PRX-6: a proxy whose delegation ended or was suspended is told so, without detail.
@@ -222,12 +243,30 @@ export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
       // What the token says, within what its grant still allows: a grant the patient narrowed on
       // the connected-apps page narrows tokens already issued, at once.
       scopes: scopesWithin(typeof claims['scope'] === 'string' ? claims['scope'] : '', inForce.grant.scope),
-      contexts: PATIENT_TOKEN_CONTEXTS,
+      contexts: covers.userLevel ? USER_TOKEN_CONTEXTS : PATIENT_TOKEN_CONTEXTS,
       plan,
       at,
       epoch: context.epoch,
       fresh,
+      patients: patientId === covers.patients[0] ? covers.patients : [patientId, ...covers.patients.filter((p) => p !== patientId)],
+      authorizationId: covers.authorizationId,
     };
+  };
+
+  /** One covered patient's access: from the remembered context if it allows it, else read again. */
+  const resolveOne = async (claims: JWTPayload, covers: Covers, target: PatientGrant, at: Date, fresh: boolean): Promise<TokenAccess> => {
+    const known = fresh ? undefined : remembered(target.grant);
+    if (known) {
+      try {
+        return judge(claims, covers, target.patient, target.grant, known, at, false);
+      } catch (err) {
+        // A denial is never answered from memory: the facts behind it are read again first.
+        if (!(err instanceof OperationOutcomeError)) throw err;
+      }
+    }
+    const context = await load(target.grant);
+    if (!context) throw invalidToken('The authorization behind this token has ended');
+    return judge(claims, covers, target.patient, target.grant, context, at, true);
   };
 
   return async (authorization, options = {}) => {
@@ -240,22 +279,41 @@ export function createAccessResolver(o: AccessResolverOptions): AccessResolver {
       throw invalidToken('The access token is invalid or expired');
     }
     const grantId = claims['grant_id'];
-    const patientId = claims['patient'];
-    if (typeof grantId !== 'string' || typeof patientId !== 'string') throw invalidToken('The access token carries no patient context');
+    if (typeof grantId !== 'string') throw invalidToken('The access token carries no patient context');
+    let covers = coversByClaims.get(claims);
+    if (!covers) coversByClaims.set(claims, (covers = coversOf(claims, grantId)));
+    if (!covers) throw invalidToken('The access token carries no patient context');
     const at = now();
-    const known = options.fresh ? undefined : remembered(grantId);
-    if (known) {
+    const targets = options.patientId === undefined ? covers.grants : covers.grants.filter((g) => g.patient === options.patientId);
+    if (!targets.length) throw invalidToken('The access token does not cover this patient');
+    // A user-level token's default access is its first covered patient still in force: one
+    // patient's ended delegation or revoked row leaves the others' access as it was.
+    let denial: unknown;
+    for (const target of targets) {
       try {
-        return judge(claims, patientId, grantId, known, at, false);
+        return await resolveOne(claims, covers, target, at, options.fresh === true);
       } catch (err) {
-        // A denial is never answered from memory: the facts behind it are read again first.
         if (!(err instanceof OperationOutcomeError)) throw err;
+        denial ??= err;
       }
     }
-    const context = await load(grantId);
-    if (!context) throw invalidToken('The authorization behind this token has ended');
-    return judge(claims, patientId, grantId, context, at, true);
+    throw denial;
   };
+}
+
+interface Covers {
+  grants: readonly PatientGrant[];
+  patients: readonly string[];
+  userLevel: boolean;
+  authorizationId: string;
+}
+
+/** The patients a token covers: its `patient` claim's with its grant, or a user-level token's `patient_grants`. */
+function coversOf(claims: JWTPayload, grantId: string): Covers | undefined {
+  const patient = claims['patient'];
+  const grants = typeof patient === 'string' ? [{ patient, grant: grantId }] : patientGrantsOf(claims);
+  if (!grants.length) return undefined;
+  return { grants, patients: grants.map((g) => g.patient), userLevel: typeof patient !== 'string', authorizationId: grantId };
 }
 
 function relationshipOf(g: GrantInForce, fhirUser: string | undefined, patientId: string): Relationship {

@@ -93,8 +93,8 @@ export function accessAudit(log: AccessLogWriter | undefined): Middleware {
     const token = ctx.state['token'] as TokenAccess | undefined;
     const facts = ctx.state['audit'] as AuditFacts | undefined;
     if (!token || !facts) return;
-    const params = loggableParams(facts.queryParams);
-    const entry = (returned: string[] | undefined, detail: AccessLogDetail = {}, withheld = facts.withheld): AccessLogEntry => {
+    const entryOf = (token: TokenAccess, facts: AuditFacts, returned: string[] | undefined, detail: AccessLogDetail = {}, withheld = facts.withheld): AccessLogEntry => {
+      const params = loggableParams(facts.queryParams);
       const merged = { ...params.detail, ...detail, ...sourceDetail(ctx) };
       return {
         ...base(ctx, token),
@@ -107,6 +107,11 @@ export function accessAudit(log: AccessLogWriter | undefined): Middleware {
         ...(Object.keys(merged).length ? { detail: merged } : {}),
       };
     };
+    const entry = (returned: string[] | undefined, detail?: AccessLogDetail, withheld = facts.withheld) => entryOf(token, facts, returned, detail, withheld);
+    // A user-level token's answer drawn from several patients' records: an entry in each one's log.
+    for (const also of (ctx.state['auditAlso'] as { token: TokenAccess; facts: AuditFacts }[] | undefined) ?? []) {
+      await record(ctx, log, entryOf(also.token, also.facts, also.facts.returned));
+    }
     if (facts.returnedWhenSent) {
       // AUD-1: the access is on record before its first byte goes out; if it cannot be, nothing
       // is sent (the route's stream has not started: Koa sends the body after this returns).

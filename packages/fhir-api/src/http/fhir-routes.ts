@@ -16,7 +16,8 @@ import { OperationOutcomeError } from '../outcomes/operation-outcome.js';
 import { MAX_COUNT, parseSearch } from '../search/parse-search.js';
 import { MAX_INSTANT, MIN_INSTANT } from '../search/normalize.js';
 import { isCompartmentType, supportedResourceTypes } from '../search/registry.js';
-import { SearchError, type Filter, type PageCursor } from '../search/search-request.js';
+import { SearchError, type Filter, type PageCursor, type SearchRequest } from '../search/search-request.js';
+import { searchRoute } from '../access/patient-routing.js';
 import type { ResourceStore, SearchOptions, StoredResource, WithheldMatch } from '../store/resource-store.js';
 import { searchsetBundle } from './bundle.js';
 import { accessLogOperation, auditEventRead, auditEventSearch, type AccessLogReader } from './access-log-view.js';
@@ -98,11 +99,66 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
    */
   const recheck = async (ctx: Context, token: TokenAccess, type: string, interaction: Interaction): Promise<TokenAccess | undefined> => {
     if (token.fresh) return undefined;
-    const current = await deps.resolveAccess(ctx.get('Authorization') || undefined, { fresh: true });
+    const current = await deps.resolveAccess(ctx.get('Authorization') || undefined, { fresh: true, patientId: token.patientId });
     if (current.epoch === token.epoch) return undefined;
     ctx.state['token'] = current;
     requireScope(current, type, interaction);
     return current;
+  };
+
+  /**
+   * A user-level token's access to another patient it covers (patient-routing.ts); the token's own
+   * when it is hers. Its denial (an ended delegation: PROXY_SCOPE_EXCEEDED) or missing scope is thrown.
+   */
+  const accessTo = async (ctx: Context, token: TokenAccess, patientId: string, type: string, interaction: Interaction, fresh = false): Promise<TokenAccess> => {
+    if (patientId === token.patientId) return token;
+    let other: TokenAccess;
+    try {
+      other = await deps.resolveAccess(ctx.get('Authorization') || undefined, { patientId, fresh });
+    } catch (err) {
+      // The token itself is good (it answers for another patient): only this patient's part ended
+      // (her row revoked on the connected-apps page). Not a 401, which would send the app to sign in again.
+      if (err instanceof OperationOutcomeError && err.code === 'UNAUTHORIZED') throw coverageEnded();
+      throw err;
+    }
+    ctx.state['token'] = other;
+    requireScope(other, type, interaction);
+    return other;
+  };
+
+  /** Each other covered patient's access able to `interaction` the type, skipping those denied. */
+  const otherAccesses = async function* (ctx: Context, token: TokenAccess, type: string, interaction: Interaction, fresh = false): AsyncGenerator<TokenAccess> {
+    for (const patientId of token.patients.slice(1)) {
+      let other: TokenAccess;
+      try {
+        other = await deps.resolveAccess(ctx.get('Authorization') || undefined, { patientId, fresh });
+      } catch (err) {
+        if (err instanceof OperationOutcomeError) continue;
+        throw err;
+      }
+      if (grantFor(other.scopes, other.contexts, type, interaction).kind !== 'none') yield other;
+    }
+  };
+
+  /** Patient/{id}/$operation: a user-level token answers under that patient's access, if it covers her. */
+  const routedById = async (ctx: Context, token: TokenAccess, interaction: Interaction, fresh = false): Promise<TokenAccess> => {
+    const { id } = ctx.params as { id: string };
+    return token.patients.includes(id) ? accessTo(ctx, token, id, 'Patient', interaction, fresh) : token;
+  };
+
+  /** An access-log entry by id, in the log of whichever covered patient holds it (each log is read fresh). */
+  const auditEventReadAny = async (ctx: Context, token: TokenAccess, id: string): Promise<void> => {
+    if (token.patients.length === 1) return auditEventRead(ctx, logView, token, id);
+    for (const t of [token, ...(await fromAsync(otherAccesses(ctx, token, 'AuditEvent', 'read', true)))]) {
+      try {
+        ctx.state['token'] = t;
+        return await auditEventRead(ctx, logView, t, id);
+      } catch (err) {
+        if (!(err instanceof OperationOutcomeError) || err.code !== 'NOT_FOUND') throw err;
+      }
+    }
+    ctx.state['token'] = token;
+    throw new OperationOutcomeError('NOT_FOUND', `AuditEvent/${id} is not known`);
   };
 
   router.get('/:type/:id', async (ctx) => {
@@ -110,15 +166,40 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     ctx.state['route'] = '/fhir/:type/:id';
     // The access log's own reads carry no epoch guard: the context is read for this request.
     const token = await access(ctx, type, 'read', type === 'AuditEvent');
-    if (type === 'AuditEvent') return auditEventRead(ctx, logView, token, id);
+    if (type === 'AuditEvent') return auditEventReadAny(ctx, token, id);
     // Same answer for "no such id" and "not yours": existence never leaks.
     const read = async (t: TokenAccess) => (ID.test(id) ? deps.store.read(type, id, accessScope(t, 'read')) : undefined);
     let reader = token;
     let found = await read(reader);
-    if (!found) {
-      const current = await recheck(ctx, token, type, 'read');
-      if (current) found = await read((reader = current));
+    // A user-level token: the resource may be in the record of another patient it covers.
+    const tried = [token];
+    if (!found && token.patients.length > 1 && isCompartmentType(type)) {
+      for await (const other of otherAccesses(ctx, token, type, 'read')) {
+        tried.push(other);
+        if ((found = await read(other))) {
+          reader = other;
+          break;
+        }
+      }
     }
+    // A not-found is answered (and logged) under the token's context as it now stands.
+    let answering = token;
+    for (const t of found ? [] : tried) {
+      let current: TokenAccess | undefined;
+      try {
+        current = await recheck(ctx, t, type, 'read');
+      } catch (err) {
+        // One covered patient's access ending does not answer for the others'.
+        if (tried.length === 1 || !(err instanceof OperationOutcomeError)) throw err;
+      }
+      if (current && t === token) answering = current;
+      if (current && (found = await read(current))) {
+        reader = current;
+        break;
+      }
+    }
+    if (!found) reader = answering;
+    ctx.state['token'] = reader;
     if (!found) {
       // AUD-1: the log (never the response) says whether the patient's record holds it, and why it
       // was withheld, under the context the answer was given in.
@@ -148,12 +229,17 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     const strict = /handling=strict/i.test(ctx.get('Prefer'));
     let request;
     try {
-      request = parseSearch(type, pairs, { strict, fhirBaseUrl: deps.fhirBaseUrl, decodeCursor: (raw) => decodeCursor(raw, token.grantId) });
+      request = parseSearch(type, pairs, { strict, fhirBaseUrl: deps.fhirBaseUrl, decodeCursor: (raw) => decodeCursor(raw, token.authorizationId) });
     } catch (err) {
       if (err instanceof SearchError) throw new OperationOutcomeError(err.code, err.message);
       throw err;
     }
-    if (type === 'AuditEvent') return auditEventSearch(ctx, logView, token, request, pairs, (c) => encodeCursor(c, token.grantId));
+    if (token.patients.length > 1) {
+      const route = searchRoute(type, request.filters, token.patients);
+      if (route.kind === 'patient') token = await accessTo(ctx, token, route.patient, type, 'search', type === 'AuditEvent');
+      if (route.kind === 'each') return searchEach(ctx, token, request, pairs);
+    }
+    if (type === 'AuditEvent') return auditEventSearch(ctx, logView, token, request, pairs, (c) => encodeCursor(c, token.authorizationId));
     // AUD-1: what the search left out of what the token's scopes cover, and why; once per search (its
     // first page), found by the page's own statement where it can be.
     const explain = deps.withheldReasons && !request.cursor ? deps.withheldReasons : undefined;
@@ -186,8 +272,44 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
       request,
       pairs,
       result,
-      nextCursor: result.next ? encodeCursor(result.next, token.grantId) : undefined,
+      nextCursor: result.next ? encodeCursor(result.next, token.authorizationId) : undefined,
     });
+  };
+
+  /**
+   * A Patient search of a user-level token: under each covered patient's access in turn (each
+   * finds at most her own Patient), answered as one page, and logged in each patient's access log
+   * whose Patient it returned.
+   */
+  const searchEach = async (ctx: Context, token: TokenAccess, request: SearchRequest, pairs: [string, string][]) => {
+    const matches: StoredResource[] = [];
+    const included = new Map<string, StoredResource>();
+    let total = 0;
+    const audits: { token: TokenAccess; facts: AuditFacts }[] = [];
+    const queryParams = [...new Set(pairs.map(([k]) => k))];
+    for (const reader of [token, ...(await fromAsync(otherAccesses(ctx, token, 'Patient', 'search')))]) {
+      let t = reader;
+      let result = await deps.store.search(request, accessScope(t, 'search'));
+      if (!result.matches.length && !result.total) {
+        const current = await recheck(ctx, t, 'Patient', 'search').catch((err: unknown) => {
+          if (err instanceof OperationOutcomeError) return undefined;
+          throw err;
+        });
+        if (current) result = await deps.store.search(request, accessScope((t = current), 'search'));
+      }
+      matches.push(...result.matches);
+      for (const r of result.included) included.set(`${r.resourceType}/${r.id}`, r);
+      total += result.total ?? result.matches.length;
+      const returned = [...result.matches, ...result.included].map((r) => `${r.resourceType}/${r.id}`);
+      if (returned.length || t === token) {
+        audits.push({ token: t, facts: { action: 'search', resourceType: 'Patient', returned, queryParams, ...(request.summaryCount ? { resultCount: result.total ?? 0 } : {}) } });
+      }
+    }
+    ctx.state['token'] = audits[0]!.token;
+    ctx.state['audit'] = audits[0]!.facts;
+    ctx.state['auditAlso'] = audits.slice(1);
+    ctx.type = 'application/fhir+json';
+    ctx.body = searchsetBundle({ baseUrl: deps.fhirBaseUrl, request, pairs, result: { total, matches, included: [...included.values()] }, nextCursor: undefined });
   };
 
   router.get('/:type', async (ctx) => {
@@ -206,7 +328,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   // Some clients percent-encode the `$`.
   router.get(['/Patient/:id/$everything', '/Patient/:id/%24everything'], async (ctx) => {
     ctx.state['route'] = '/fhir/Patient/:id/$everything';
-    const token = await access(ctx, 'Patient', 'search');
+    const token = await routedById(ctx, await access(ctx, 'Patient', 'search'), 'search');
     // everything() adds the ids it sent (AUD-1).
     ctx.state['audit'] = { action: 'everything', resourceType: 'Patient', queryParams: [...new Set(queryPairs(ctx.querystring).map(([k]) => k))] } satisfies AuditFacts;
     await everything(ctx, deps, token, (t) => recheck(ctx, t, 'Patient', 'search'));
@@ -215,7 +337,7 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
   router.get(['/Patient/:id/$access-log', '/Patient/:id/%24access-log'], async (ctx) => {
     ctx.state['route'] = '/fhir/Patient/:id/$access-log';
     // The access log's own reads carry no epoch guard: the context is read for this request.
-    const token = await access(ctx, 'Patient', 'read', true);
+    const token = await routedById(ctx, await access(ctx, 'Patient', 'read', true), 'read', true);
     // The view reads _since as an instant: one outside the years the database takes is a 400 here.
     for (const [name, value] of queryPairs(ctx.querystring)) {
       const at = name === '_since' ? new Date(value) : undefined;
@@ -452,6 +574,18 @@ function queryPairs(querystring: string): [string, string][] {
  * Paging cursors are bound to the grant that made them: a cursor from another token is refused,
  * and a cursor edited by hand can only move within what this token sees (the SQL filters apply).
  */
+function coverageEnded(): OperationOutcomeError {
+  return new OperationOutcomeError('INSUFFICIENT_SCOPE', "This token's access to that patient has ended", {
+    'WWW-Authenticate': 'Bearer realm="fhir", error="insufficient_scope", error_description="access to this patient has ended"',
+  });
+}
+
+async function fromAsync<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
 function encodeCursor(cursor: PageCursor, grantId: string): string {
   return Buffer.from(JSON.stringify({ ...cursor, g: grantId })).toString('base64url');
 }

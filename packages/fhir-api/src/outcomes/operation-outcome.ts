@@ -13,6 +13,7 @@ const CATALOG = {
   UNSUPPORTED_SEARCH_PARAMETER: { status: 400, type: 'not-supported' },
   INVALID_PARAMETER_VALUE: { status: 400, type: 'invalid' },
   INVALID_REQUEST: { status: 400, type: 'invalid' },
+  PATIENT_REQUIRED: { status: 400, type: 'invalid' },
   UNAUTHORIZED: { status: 401, type: 'login' },
   INSUFFICIENT_SCOPE: { status: 403, type: 'forbidden' },
   PROXY_SCOPE_EXCEEDED: { status: 403, type: 'forbidden' },
