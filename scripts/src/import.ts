@@ -61,6 +61,11 @@ function printReport(path: string, r: ImportReport): void {
   console.log(`Imported ${path}: ${r.files} file(s), ${r.resources} resource(s) in ${r.seconds.toFixed(1)} s (${Math.round(r.resources / Math.max(r.seconds, 0.001))}/s)`);
   console.log(`  created ${r.created}, updated ${r.updated}, unchanged ${r.unchanged}`);
   for (const [type, n] of Object.entries(r.byType).sort()) console.log(`  ${type.padEnd(28)} ${n}`);
+  if (r.unassigned.count) {
+    const more = r.unassigned.count > r.unassigned.examples.length ? ', …' : '';
+    console.log(`  warning: ${r.unassigned.count} resource(s) name no patient of this server, so no patient sees them: ${r.unassigned.examples.join(', ')}${more}`);
+    console.log('  (an absolute reference to the exporting server stays foreign unless imported with --source-base <its FHIR base>)');
+  }
   if (r.problems.length) {
     console.log(`  ${r.problems.length} problem(s):`);
     for (const p of r.problems) console.log(`  ${p.file} ${p.location}: ${p.message}`);

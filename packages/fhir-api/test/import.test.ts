@@ -84,13 +84,17 @@ describe('--source-base: the exporting system\'s absolute references', () => {
     const dir = await mkdtemp(join(tmpdir(), 'pa-import-src-'));
     try {
       await writeFile(join(dir, 'Observation.ndjson'), `${JSON.stringify(obs('src-undeclared'))}\n`);
-      expect((await importPath(t.db, dir)).problems).toEqual([]);
+      const undeclared = await importPath(t.db, dir);
+      expect(undeclared.problems).toEqual([]);
+      // Stored in no one's compartment: the report says so, with the resource.
+      expect(undeclared.unassigned).toEqual({ count: 1, examples: ['Observation/src-undeclared'] });
       expect(await store.read('Observation', 'src-undeclared', compartmentScope(['src-85']))).toBeUndefined();
 
       await writeFile(join(dir, 'Observation.ndjson'), `${JSON.stringify(obs('src-ndjson'))}\n`);
       await writeFile(join(dir, 'bundle.json'), JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: obs('src-bundle') }] }));
       const report = await importPath(t.db, dir, { sourceBaseUrls: [`${SOURCE}/`] });
       expect(report.problems).toEqual([]);
+      expect(report.unassigned).toEqual({ count: 0, examples: [] });
       for (const id of ['src-ndjson', 'src-bundle']) {
         const found = await store.read('Observation', id, compartmentScope(['src-85']));
         expect(JSON.parse(found!.json).subject.reference).toBe('Patient/src-85');

@@ -26,7 +26,7 @@ async function rowsOf(type: string, id: string) {
 describe('batches larger than one insert statement', () => {
   test('every resource and every index row is stored', async () => {
     const batch = [patient('big', 'Large', 'Lot', '1970-01-01'), ...Array.from({ length: 450 }, (_, i) => observation(`big-${i}`, 'big', { date: `2024-01-01T00:00:${String(i % 60).padStart(2, '0')}Z` }))];
-    expect(await write(batch)).toEqual({ created: 451, updated: 0, unchanged: 0 });
+    expect(await write(batch)).toEqual({ created: 451, updated: 0, unchanged: 0, unassigned: [] });
     const expected = { token: 0, date: 0, string: 0 };
     for (const r of batch) {
       const s = extractSearchRows(r);
@@ -39,7 +39,7 @@ describe('batches larger than one insert statement', () => {
     expect({ token: await count('search_token'), date: await count('search_date'), string: await count('search_string') }).toEqual(expected);
     const stored = await t.db('resource').select(t.db.raw('content::text as json')).where({ resource_type: 'Observation', id: 'big-449' }).first();
     expect(JSON.parse(stored.json)).toEqual({ ...batch[450], meta: { versionId: '1', lastUpdated: '2026-01-01T00:00:00.000Z' } });
-    expect(await write(batch)).toEqual({ created: 0, updated: 0, unchanged: 451 });
+    expect(await write(batch)).toEqual({ created: 0, updated: 0, unchanged: 451, unassigned: [] });
   });
 });
 
@@ -49,17 +49,17 @@ describe('re-import', () => {
     await write([patient('rp-1', 'Re', 'Import', '1990-01-01'), obs]);
     const reordered = Object.fromEntries(Object.entries(obs).reverse()) as unknown as Resource;
     const withVersion = { ...obs, meta: { versionId: '9', lastUpdated: '2000-01-01T00:00:00Z' } } as Resource;
-    expect(await write([reordered, withVersion])).toEqual({ created: 0, updated: 0, unchanged: 1 });
+    expect(await write([reordered, withVersion])).toEqual({ created: 0, updated: 0, unchanged: 1, unassigned: [] });
     const tagged = { ...obs, meta: { versionId: '9', tag: [{ system: 'urn:test', code: 'x' }] } } as Resource;
-    expect(await write([tagged])).toEqual({ created: 0, updated: 1, unchanged: 0 });
-    expect(await write([{ ...tagged, meta: { tag: [{ code: 'x', system: 'urn:test' }] } } as Resource])).toEqual({ created: 0, updated: 0, unchanged: 1 });
-    expect(await write([obs])).toEqual({ created: 0, updated: 1, unchanged: 0 });
+    expect(await write([tagged])).toEqual({ created: 0, updated: 1, unchanged: 0, unassigned: [] });
+    expect(await write([{ ...tagged, meta: { tag: [{ code: 'x', system: 'urn:test' }] } } as Resource])).toEqual({ created: 0, updated: 0, unchanged: 1, unassigned: [] });
+    expect(await write([obs])).toEqual({ created: 0, updated: 1, unchanged: 0, unassigned: [] });
     expect((await rowsOf('Observation', 'ro-1')).resource).toEqual([{ patient_id: 'rp-1', version_id: 3 }]);
   });
 
   test('a resource moving to another compartment leaves no row behind in the old one', async () => {
     await write([observation('mv-1', 'mv-a'), observation('mv-keep', 'mv-a')]);
-    expect(await write([observation('mv-1', 'mv-b'), observation('mv-keep', 'mv-a')])).toEqual({ created: 0, updated: 1, unchanged: 1 });
+    expect(await write([observation('mv-1', 'mv-b'), observation('mv-keep', 'mv-a')])).toEqual({ created: 0, updated: 1, unchanged: 1, unassigned: [] });
     const rows = await rowsOf('Observation', 'mv-1');
     expect(rows.resource).toEqual([{ patient_id: 'mv-b', version_id: 2 }]);
     expect(new Set([...rows.token, ...rows.date])).toEqual(new Set(['mv-b']));
@@ -69,7 +69,7 @@ describe('re-import', () => {
   test('a changed shared resource gets a new version and a new index', async () => {
     const dr = { resourceType: 'Practitioner', id: 'wr-dr', name: [{ family: 'Oldname', given: ['Pat'] }] } as Resource;
     await write([dr]);
-    expect(await write([{ ...dr, name: [{ family: 'Newname', given: ['Pat'] }] } as Resource])).toEqual({ created: 0, updated: 1, unchanged: 0 });
+    expect(await write([{ ...dr, name: [{ family: 'Newname', given: ['Pat'] }] } as Resource])).toEqual({ created: 0, updated: 1, unchanged: 0, unassigned: [] });
     const shared = await t.db('shared_resource').select('version_id').where({ resource_type: 'Practitioner', id: 'wr-dr' });
     expect(shared).toEqual([{ version_id: 2 }]);
     const names = await t.db('search_string').select('value').where({ resource_type: 'Practitioner', resource_id: 'wr-dr', param: 'name' });
@@ -84,7 +84,7 @@ describe('re-import', () => {
       observation('mx-3', 'mx', { status: 'preliminary' }),
       observation('mx-3', 'mx', { status: 'final' }),
     ]);
-    expect(result).toEqual({ created: 1, updated: 1, unchanged: 1 });
+    expect(result).toEqual({ created: 1, updated: 1, unchanged: 1, unassigned: [] });
     const statuses = await t.db('search_token').select('resource_id', 'code').where({ patient_id: 'mx', param: 'status' }).orderBy('resource_id');
     expect(statuses).toEqual([
       { resource_id: 'mx-1', code: 'final' },
@@ -118,6 +118,6 @@ describe('failures', () => {
     await expect(write(batch)).rejects.toThrow();
     expect(await t.db('resource').where({ patient_id: 'bad' }).first()).toBeUndefined();
     expect(await t.db('search_token').where({ patient_id: 'bad' }).first()).toBeUndefined();
-    expect(await write(batch.slice(0, 300))).toEqual({ created: 300, updated: 0, unchanged: 0 });
+    expect(await write(batch.slice(0, 300))).toEqual({ created: 300, updated: 0, unchanged: 0, unassigned: [] });
   });
 });

@@ -232,9 +232,9 @@ describe('holds are evaluated at each request\'s instant', () => {
 describe('re-import', () => {
   test('identical content keeps the version; changed content bumps it and reindexes', async () => {
     const same = await t.db.transaction((trx) => writeResources(trx, [observation('o1-prelim', 'p1', { status: 'preliminary', date: '2024-04-01' })]));
-    expect(same).toEqual({ created: 0, updated: 0, unchanged: 1 });
+    expect(same).toEqual({ created: 0, updated: 0, unchanged: 1, unassigned: [] });
     const changed = await t.db.transaction((trx) => writeResources(trx, [observation('o1-prelim', 'p1', { status: 'final', date: '2024-04-01' })]));
-    expect(changed).toEqual({ created: 0, updated: 1, unchanged: 0 });
+    expect(changed).toEqual({ created: 0, updated: 1, unchanged: 0, unassigned: [] });
     const r = await store.read('Observation', 'o1-prelim', p1);
     expect(JSON.parse(r!.json).meta.versionId).toBe('2');
     expect(ids(await store.search(q('Observation', 'status=preliminary'), p1))).toEqual([]);

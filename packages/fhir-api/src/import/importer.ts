@@ -30,8 +30,16 @@ export interface ImportReport {
   updated: number;
   unchanged: number;
   problems: ImportProblem[];
+  /**
+   * Compartment-type resources stored in no patient's compartment (no local patient reference):
+   * visible to no patient until a later import names one. Not a problem of the input as such, but
+   * an operator must know: how many, and the first few by `Type/id`.
+   */
+  unassigned: { count: number; examples: string[] };
   seconds: number;
 }
+
+const UNASSIGNED_EXAMPLES = 20;
 
 export interface ImportOptions extends WriteOptions {
   /** Called as bytes of input are processed. */
@@ -68,7 +76,7 @@ export async function importPath(db: Knex, path: string, options: ImportOptions 
   const files = await listFiles(path);
   const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
   const total = sizes.reduce((a, b) => a + b, 0);
-  const report: ImportReport = { files: files.length, resources: 0, byType: {}, created: 0, updated: 0, unchanged: 0, problems: [], seconds: 0 };
+  const report: ImportReport = { files: files.length, resources: 0, byType: {}, created: 0, updated: 0, unchanged: 0, problems: [], unassigned: { count: 0, examples: [] }, seconds: 0 };
   let done = 0;
   const progress = () => options.onProgress?.(done, total, report.resources);
   const record = (resources: Resource[], result: WriteResult) => {
@@ -76,6 +84,8 @@ export async function importPath(db: Knex, path: string, options: ImportOptions 
     report.created += result.created;
     report.updated += result.updated;
     report.unchanged += result.unchanged;
+    report.unassigned.count += result.unassigned.length;
+    report.unassigned.examples.push(...result.unassigned.slice(0, UNASSIGNED_EXAMPLES - report.unassigned.examples.length));
     for (const r of resources) report.byType[r.resourceType] = (report.byType[r.resourceType] ?? 0) + 1;
   };
 

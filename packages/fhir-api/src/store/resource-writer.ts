@@ -39,6 +39,11 @@ export interface WriteResult {
   created: number;
   updated: number;
   unchanged: number;
+  /**
+   * `Type/id` of the compartment-type resources written that belong to no patient here (their
+   * patient reference names no one, or another server's patient): stored, visible to nobody.
+   */
+  unassigned: string[];
 }
 
 interface Existing {
@@ -70,7 +75,12 @@ export async function writeResources(trx: Knex, input: Resource[], options: Writ
   });
   const unchanged = await unchangedContent(trx, candidates);
 
-  const result: WriteResult = { created: 0, updated: 0, unchanged: unchanged.size };
+  const result: WriteResult = {
+    created: 0,
+    updated: 0,
+    unchanged: unchanged.size,
+    unassigned: resources.filter((r) => isCompartmentType(r.resourceType) && patientsOf(r, compartments)[0] === '').map(keyOf),
+  };
   const toWrite: { r: Resource; versionId: number }[] = [];
   const stale: string[] = []; // JSON {p: patient_id, t: resource_type, i: id} of every row of a replaced version
   const staleShared: string[] = []; // JSON {t, i}
