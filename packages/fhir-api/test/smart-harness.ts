@@ -139,6 +139,9 @@ export async function createHarness(resources: Resource[], accounts: HarnessAcco
       .post(`${consentPath}/consent`)
       .type('form')
       .send([...offered.map((s) => `scope=${encodeURIComponent(s)}`), ...ticked.map((v) => `patient=${encodeURIComponent(v)}`)].join('&') + '&decision=allow');
+    // The consent screen shown again with what is wrong (e.g. no one left ticked).
+    const refusal = res.status === 200 ? /<p class="error" role="alert">([^<]*)<\/p>/.exec(res.text)?.[1] : undefined;
+    if (refusal) throw new Error(`consent screen refused: ${refusal}`);
     while (res.status === 303 && !String(res.headers['location']).startsWith(REDIRECT)) {
       const next = new URL(res.headers['location'] as string, 'http://localhost:8080');
       res = await agent.get(next.pathname + next.search);

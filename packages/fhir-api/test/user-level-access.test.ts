@@ -134,6 +134,10 @@ describe('a user-level authorization', () => {
     expect((await h.get(token, 'AuditEvent')).status).toBe(400);
   });
 
+  it('needs at least one person ticked', async () => {
+    await expect(launch({ patients: [] })).rejects.toThrow('consent screen refused: Choose at least one person whose record the app may read.');
+  });
+
   it('covers only the people left ticked on the consent screen', async () => {
     const token = await launch({ patients: ['kid'] });
     expect((await rowsOf(token)).map((r) => r.patient)).toEqual(['kid']);
@@ -162,12 +166,18 @@ describe('a user-level authorization', () => {
     expect((await rowsOf(renewed)).map((r) => r.patient)).toEqual(['p1', 'teen']);
     expect(refresh.body.patient).toBeUndefined();
 
+    // Introspection: active, no single patient, while any patient's part is in force.
+    const introspect = async (token: string) => (await request(h.app).post('/auth/token/introspection').type('form').send({ token, client_id: clientId })).body as Record<string, unknown>;
+    const live = await introspect(renewed);
+    expect([live['active'], live['patient'], live['fhirUser']]).toEqual([true, undefined, expect.stringMatching(/\/Patient\/p1$/)]);
+
     const revoked = await request(h.app).post('/auth/token/revocation').type('form').send({ token: renewed, client_id: clientId });
     expect(revoked.status).toBe(200);
     const left = (await h.tdb.db('app_grant').where({ authorization_id: decodeJwt(token)['grant_id'] }).select('status')) as { status: string }[];
     expect(left.map((r) => r.status)).toEqual(['revoked', 'revoked', 'revoked']);
     const after = await h.get(renewed, 'Observation/teen-obs');
     expect(after.status).toBe(401);
+    expect((await introspect(renewed))['active']).toBe(false);
   });
   it('one patient\'s part ends alone: her row revoked, her delegation ended; the others go on', async () => {
     const token = await launch();
