@@ -1,7 +1,8 @@
 /**
  * Password and second-factor checks with lockout. Unknown usernames cost the same scrypt work as
  * known ones and get the same answer, lockout included (failures are counted per normalized
- * username for names without an account too), so the login form cannot be used to find accounts.
+ * username for names without an account too, in the database like the accounts' own, so every
+ * instance agrees), so the login form cannot be used to find accounts.
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -74,10 +75,14 @@ export async function verifyPasswordLogin(db: Knex, username: string, password: 
   const name = normalize(username);
   const row = impossible(name) ? undefined : ((await db('account').where({ username: name }).first()) as AccountRow | undefined);
   if (!row) {
+    // Failures on a name without an account lock it like an account's: the same steps (read the
+    // lock, the scrypt work, count), so the same answers at the same times, concurrency included.
+    const key = nameKey(name);
+    const prior = (await db('unknown_login_failure').where({ name_hash: key }).first('locked_until')) as Pick<AccountRow, 'locked_until'> | undefined;
     await burnPasswordCheck(password);
-    // Failures on a name without an account lock it like an account's: same answers, same timing.
-    const until = unknownNames.fail(name, at, policy);
-    return until ? lockedResult(until, at) : { ok: false, reason: 'invalid-credentials' };
+    if (prior && isLocked(prior, at)) return lockedResult(new Date(prior.locked_until!), at);
+    await recordUnknownNameFailure(db, key, at, policy);
+    return { ok: false, reason: 'invalid-credentials' };
   }
   if (isLocked(row, at)) {
     await burnPasswordCheck(password);
@@ -137,32 +142,27 @@ async function recordFailure(db: Knex, accountId: string, at: Date, policy: Lock
     });
 }
 
+/** Rows of unknown names untouched this long are dropped (a count older than that is forgotten). */
+const UNKNOWN_NAME_RETENTION_MS = 30 * 86_400_000;
+
+const nameKey = (name: string) => createHash('sha256').update(name).digest('base64url');
+
 /**
- * Failure counts for usernames without an account, so that they lock exactly as accounts do.
- * In memory (per process) and bounded: keyed by a hash of the name, oldest entries dropped first.
+ * One failure for a username without an account, counted in the database exactly as an account's
+ * (recordFailure: one statement, the failure that reaches the limit locks and restarts the count),
+ * so every instance sees the same count.
  */
-class UnknownNameFailures {
-  private readonly entries = new Map<string, { failures: number; lockedUntil: number }>();
-
-  constructor(private readonly maxEntries = 10_000) {}
-
-  /** Records a failure; the lock's end if the name is (now or still) locked. */
-  fail(name: string, at: Date, policy: LockoutPolicy): Date | undefined {
-    const key = createHash('sha256').update(name).digest('base64url');
-    const entry = this.entries.get(key) ?? { failures: 0, lockedUntil: 0 };
-    this.entries.delete(key);
-    if (entry.lockedUntil > at.getTime()) {
-      this.entries.set(key, entry);
-      return new Date(entry.lockedUntil);
-    }
-    entry.failures += 1;
-    // As for an account: the failure that reaches the limit is answered as wrong, the next as locked.
-    if (entry.failures >= policy.maxFailures) entry.lockedUntil = at.getTime() + policy.lockMinutes * 60_000;
-    if (entry.failures >= policy.maxFailures) entry.failures = 0;
-    this.entries.set(key, entry);
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    return undefined;
-  }
+async function recordUnknownNameFailure(db: Knex, key: string, at: Date, policy: LockoutPolicy): Promise<void> {
+  const lockUntil = new Date(at.getTime() + policy.lockMinutes * 60_000);
+  await db.raw(
+    `insert into unknown_login_failure as u (name_hash, failures, locked_until, updated_at)
+     values (:key, case when 1 >= :max then 0 else 1 end, case when 1 >= :max then :lockUntil::timestamptz end, :at)
+     on conflict (name_hash) do update set
+       failures = case when u.failures + 1 >= :max then 0 else u.failures + 1 end,
+       locked_until = case when u.failures + 1 >= :max then :lockUntil::timestamptz else u.locked_until end,
+       updated_at = :at`,
+    { key, max: policy.maxFailures, lockUntil, at },
+  );
+  // One in a hundred failures sweeps the old rows (an index range scan): the table stays small without a timer.
+  if (Math.random() < 0.01) await db('unknown_login_failure').where('updated_at', '<', new Date(at.getTime() - UNKNOWN_NAME_RETENTION_MS)).delete();
 }
-
-const unknownNames = new UnknownNameFailures();

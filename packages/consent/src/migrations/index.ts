@@ -14,5 +14,6 @@ import { accessLogEventIdIndex } from './202612080001_access_log_event_id_index.
 import { delegationPrivilegeActions } from './202612080002_delegation_privilege_actions.js';
 import { createDisclosureConsents } from './202612090001_create_disclosure_consents.js';
 import { appGrantAuthorization } from './202612100001_app_grant_authorization.js';
+import { createUnknownLoginFailures } from './202612100002_create_unknown_login_failures.js';
 
-export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads, cheaperAccessLogHashChecks, holdItemsMoveAccessEpoch, accessLogEventIdIndex, delegationPrivilegeActions, createDisclosureConsents, appGrantAuthorization];
+export const consentMigrations: Migration[] = [createAccountsAndDelegations, createAppGrants, createReleaseHolds, createAccessLog, createAccountEnrollment, createPatientRestrictions, createDelegationSuspensions, createAccessEpoch, createAccessLogExpectHeads, cheaperAccessLogHashChecks, holdItemsMoveAccessEpoch, accessLogEventIdIndex, delegationPrivilegeActions, createDisclosureConsents, appGrantAuthorization, createUnknownLoginFailures];
