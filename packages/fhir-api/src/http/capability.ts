@@ -12,7 +12,9 @@ import { rateLimitPolicyDocument, type AppConfig, type RateLimitPolicies } from 
 const TEMPLATE_URL = new URL('../../../../capability-statement.json', import.meta.url);
 
 let template: string | undefined;
-const filled = new Map<string, CapabilityStatement>();
+/** Filled statements by the policy object they summarize (none: NO_LIMITS), then by the URLs: no serialization per request. */
+const filled = new WeakMap<object, Map<string, CapabilityStatement>>();
+const NO_LIMITS = {};
 
 /**
  * `serving` is false when the app runs without token keys: then no resource route exists, and the
@@ -24,8 +26,10 @@ export function capabilityStatement(config: Pick<AppConfig, 'fhirBaseUrl' | 'iss
     const full = capabilityStatement(config, true, rateLimits);
     return { ...full, rest: (full.rest ?? []).map((r) => ({ ...r, resource: [], operation: [] })) };
   }
-  const key = `${config.fhirBaseUrl} ${config.issuerUrl} ${config.publicUrl} ${rateLimits ? JSON.stringify(rateLimits) : ''}`;
-  let statement = filled.get(key);
+  let byUrls = filled.get(rateLimits ?? NO_LIMITS);
+  if (!byUrls) filled.set(rateLimits ?? NO_LIMITS, (byUrls = new Map()));
+  const key = `${config.fhirBaseUrl} ${config.issuerUrl} ${config.publicUrl}`;
+  let statement = byUrls.get(key);
   if (!statement) {
     template ??= readFileSync(TEMPLATE_URL, 'utf8');
     // Substituted as JSON string content, so a URL can never break out of its string.
@@ -36,7 +40,7 @@ export function capabilityStatement(config: Pick<AppConfig, 'fhirBaseUrl' | 'iss
       const rest = statement.rest ?? [];
       statement.rest = rest.map((r, i) => (i === 0 ? { ...r, documentation: `${r.documentation ?? ''} ${rateLimitSummary(rateLimits, config.publicUrl)}`.trim() } : r));
     }
-    filled.set(key, statement);
+    byUrls.set(key, statement);
   }
   return statement;
 }
