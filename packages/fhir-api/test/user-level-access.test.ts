@@ -6,12 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import request from 'supertest';
-import { endDelegation, revokeAppGrant } from '@patient-access/consent';
+import { createRestriction, endDelegation, revokeAppGrant } from '@patient-access/consent';
 import { fixtureResources, observation, patient } from './fixtures.js';
 import { createHarness, entryIds, teenBirthDate, type Harness, type HarnessAccount } from './smart-harness.js';
 
 const ANA: HarnessAccount = { username: 'ana', password: 'correct horse battery', secret: 'JBSWY3DPEHPK3PXP', fhirUser: 'Patient/p1', patientId: 'p1', parentOf: ['kid', 'teen'] };
 const OTHER: HarnessAccount = { username: 'other', password: 'correct horse battery', secret: 'JBSWY3DPEHPK3PXQ', fhirUser: 'Patient/p2', patientId: 'p2' };
+const VITALS = { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' };
 const USER_SCOPES = 'openid fhirUser offline_access user/Patient.rs user/Observation.rs user/AuditEvent.rs';
 
 let h: Harness;
@@ -110,6 +111,11 @@ describe('a user-level authorization', () => {
     expect(res.body.total).toBe(3);
     expect(entryIds((await h.get(token, 'Patient?_id=kid,p2')).body)).toEqual(['Patient/kid']);
     expect(entryIds((await h.get(token, 'Patient?_id=kid')).body)).toEqual(['Patient/kid']);
+    // The first patient's context changed since it was remembered, and nobody matches: an empty page, logged in her log.
+    const clientId = String(decodeJwt(token)['client_id']);
+    await createRestriction(h.tdb.db, { patientId: 'p1', recipient: { kind: 'app', clientId }, category: VITALS, requestedBy: 'acct-ana', source: 'patient', at: new Date() });
+    const none = await h.get(token, 'Patient?name=Nobody');
+    expect([none.status, none.body.total]).toEqual([200, 0]);
     await h.accessLog.flush();
     const requestId = String(res.headers['x-request-id']);
     const entries = (await h.tdb.db('access_log').where({ request_id: requestId, action: 'search' }).select('patient_id', 'returned_ids')) as { patient_id: string; returned_ids: string[] }[];
