@@ -363,14 +363,13 @@ function observations(r: ApiBenchResults): string[] {
   out.push(
     '',
     ...floorReading(r),
-    '**What this run changed (2026-12-07, the day\'s sixth run, on a fresh AMD EPYC machine of the same kind, faster than the fifth ' +
-      "run's: compare ratios, not req/s).** Nothing on the read or search path since the fifth run; this run refreshes the figures. New " +
-      'since then: rate limits are set per limiter by `RATE_LIMIT_*` (the defaults are in force here), a refused token counts against the ' +
-      "address (no such request in this load), and a reference is local only under this server's base (decided at write time; the " +
-      'benchmark data uses relative references). The search ratio holds: 1,003 req/s = **64 %** of the bare search (1,567), 1,134 µs of ' +
-      "PostgreSQL against 882 (1.3×); its p99 is 51 ms against the 50 ms target, with the bare baseline's own p99 at 37 ms. The read: " +
-      '2,623 req/s = 30 % of the bare read (8,705), 45 % of the audited floor (5,799, itself 67 % of the bare read); the target would ' +
-      'ask for 75 % of the floor. The fifth run (the morning\'s machine): read 36 %, search 64 %, search p99 79 ms.',
+    '**What this run changed (2026-12-08, the seventh run, on a fresh Intel Xeon machine of the same kind, whose bare read is a third ' +
+      "faster than the sixth run's AMD EPYC: compare ratios, not req/s).** On the read and search path since the sixth run: the token's " +
+      'covered patients (one, or each patient of a user-level authorization) are computed once per verified token and kept with its claims, ' +
+      'and a resolved access names them; nothing else. The read: 3,018 req/s = 26 % of the bare read (11,669), **50 % of the audited floor** ' +
+      "(6,075, itself 52 % of the bare read on this machine: the append's fixed cost weighs more against a faster bare read); the sixth run " +
+      'had 30 % and 45 %. The search: 1,022 req/s = **60 %** of the bare search (1,692), its p99 50 ms (the target asks under 50; the bare ' +
+      "search's own p99 34 ms); $everything for 1,992 entries 139 ms, streamed.",
     '',
     '**What limits the read (investigation runs of 10-15 s, not in the table).** (1) CPU: the machine cannot serve more ' +
       'API reads per second than 2 cores divided by the CPU a read costs in all (above), and the load generator shares those cores. ' +
