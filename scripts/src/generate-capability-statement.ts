@@ -134,7 +134,11 @@ const statement = {
             text: 'OAuth2 using the SMART App Launch 2.2 profile',
           },
         ],
-        description: `SMART App Launch 2.2; discovery at ${FHIR_BASE_URL_PLACEHOLDER}/.well-known/smart-configuration.`,
+        description:
+          `SMART App Launch 2.2; discovery at ${FHIR_BASE_URL_PLACEHOLDER}/.well-known/smart-configuration. ` +
+          'A token with patient context reads that patient\'s record. A user-level token (user/ scopes, no patient context, ' +
+          'approved by a person who acts for several patients) covers each of them: a search of patient data names one of them ' +
+          '(patient=), else 400 PATIENT_REQUIRED; GET Patient lists them; a read by id finds the resource in whichever record holds it.',
       },
       resource: resources,
     },
