@@ -2,7 +2,9 @@
  * The person-facing steps of an authorization: sign in, second factor, whose record (the patient
  * picker: self and the people this account is an active proxy for), and consent with scopes the
  * person may untick. The outcome is an oidc-provider Grant plus our app grant (same id) naming the
- * patient, the approving person and the delegation it rests on.
+ * patient, the approving person and the delegation it rests on; for a user-level authorization
+ * (user/ scopes over everyone the person acts for), one app grant per patient ticked, each naming
+ * the Grant.
  */
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
@@ -280,18 +282,19 @@ export function interactionRouter(deps: InteractionDeps): Router {
     if (!progress.subject) {
       const subjects = await subjectsFor(accountId);
       if (subjects.length === 0) return finishWithError(ctx, 'access_denied', 'this account is not linked to any patient record');
-      const names = await deps.describePatients(subjects.map((s) => s.patientId));
-      const options: PickerOption[] = subjects.map((s) => ({
-        value: subjectValue(s),
-        name: names.get(s.patientId)?.name ?? 'Unnamed patient',
-        detail: s.delegationId ? `you are their ${s.basis === 'poa' ? 'power of attorney' : s.basis}` : '(you)',
-      }));
-      // A user-level request covers everyone the person may act for: they untick, not pick.
-      if (isUserLevelRequest(params, requested, subjects)) {
+      if (subjects.length > 1 || pickerError) {
+        const names = await deps.describePatients(subjects.map((s) => s.patientId));
+        const options: PickerOption[] = subjects.map((s) => ({
+          value: subjectValue(s),
+          name: names.get(s.patientId)?.name ?? 'Unnamed patient',
+          detail: s.delegationId ? `you are their ${s.basis === 'poa' ? 'power of attorney' : s.basis}` : '(you)',
+        }));
+        // A user-level request covers everyone the person may act for: they untick, not pick.
+        if (!isUserLevelRequest(params, requested, subjects)) {
+          html(ctx, pickerPage(action(uid, 'select'), name, options, pickerError));
+          return;
+        }
         patients = options;
-      } else if (subjects.length > 1 || pickerError) {
-        html(ctx, pickerPage(action(uid, 'select'), name, options, pickerError));
-        return;
       } else {
         progress = { ...progress, subject: subjects[0]! };
         await save(ctx, progress);
