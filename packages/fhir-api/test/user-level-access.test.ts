@@ -111,6 +111,12 @@ describe('a user-level authorization', () => {
     expect(res.body.total).toBe(3);
     expect(entryIds((await h.get(token, 'Patient?_id=kid,p2')).body)).toEqual(['Patient/kid']);
     expect(entryIds((await h.get(token, 'Patient?_id=kid')).body)).toEqual(['Patient/kid']);
+    // A count discloses too: logged in each counted patient's log.
+    const counted = await h.get(token, 'Patient?_summary=count');
+    expect(counted.body.total).toBe(3);
+    await h.accessLog.flush();
+    const countEntries = (await h.tdb.db('access_log').where({ request_id: String(counted.headers['x-request-id']), action: 'search' }).select('patient_id')) as { patient_id: string }[];
+    expect(countEntries.map((e) => e.patient_id).sort()).toEqual(['kid', 'p1', 'teen']);
     // The first patient's context changed since it was remembered, and nobody matches: an empty page, logged in her log.
     const clientId = String(decodeJwt(token)['client_id']);
     await createRestriction(h.tdb.db, { patientId: 'p1', recipient: { kind: 'app', clientId }, category: VITALS, requestedBy: 'acct-ana', source: 'patient', at: new Date() });

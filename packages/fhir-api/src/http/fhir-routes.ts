@@ -301,7 +301,8 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
       for (const r of result.included) included.set(`${r.resourceType}/${r.id}`, r);
       total += result.total ?? result.matches.length;
       const returned = [...result.matches, ...result.included].map((r) => `${r.resourceType}/${r.id}`);
-      if (returned.length || reader === token) {
+      // Logged where it disclosed something (a count too), and for the token's first patient always.
+      if (returned.length || (result.total ?? 0) > 0 || reader === token) {
         audits.push({ token: t, facts: { action: 'search', resourceType: 'Patient', returned, queryParams, ...(request.summaryCount ? { resultCount: result.total ?? 0 } : {}) } });
       }
     }
