@@ -71,6 +71,13 @@ describe('a user-level authorization', () => {
       expect([path, res.status]).toEqual([path, 404]);
       expect(res.body.issue[0].details.text).toBe(missing.body.issue[0].details.text.replace('Observation/no-such-id', path));
     }
+    // AUD-1: the refusal of the teenager's labelled result is in her log, with its reason.
+    const refused = await h.get(token, 'Observation/teen-private');
+    await h.accessLog.flush();
+    const entries = (await h.tdb.db('access_log').where({ request_id: String(refused.headers['x-request-id']) }).select('patient_id', 'withheld')) as { patient_id: string; withheld: unknown }[];
+    expect(entries.map((e) => e.patient_id)).toEqual(['teen']);
+    const withheld = (typeof entries[0]!.withheld === 'string' ? JSON.parse(entries[0]!.withheld) : entries[0]!.withheld) as { ref: string }[];
+    expect(withheld.map((w) => w.ref)).toEqual(['Observation/teen-private']);
   });
 
   it('searches the patient a search names; a compartment search that names none is refused, not guessed', async () => {

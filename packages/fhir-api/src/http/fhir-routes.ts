@@ -182,9 +182,8 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
         }
       }
     }
-    // A not-found is answered (and logged) under the token's context as it now stands.
-    let answering = token;
-    for (const t of found ? [] : tried) {
+    // A not-found is answered (and logged) under each context as it now stands.
+    for (const [i, t] of (found ? [] : tried).entries()) {
       let current: TokenAccess | undefined;
       try {
         current = await recheck(ctx, t, type, 'read');
@@ -192,22 +191,33 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
         // One covered patient's access ending does not answer for the others'.
         if (tried.length === 1 || !(err instanceof OperationOutcomeError)) throw err;
       }
-      if (current && t === token) answering = current;
-      if (current && (found = await read(current))) {
+      if (!current) continue;
+      tried[i] = current;
+      if ((found = await read(current))) {
         reader = current;
         break;
       }
     }
-    if (!found) reader = answering;
-    ctx.state['token'] = reader;
     if (!found) {
       // AUD-1: the log (never the response) says whether the patient's record holds it, and why it
-      // was withheld, under the context the answer was given in.
+      // was withheld, under the context the answer was given in: in the log of the covered
+      // patient whose record holds it (the token's first patient's if none does).
+      reader = tried[0]!;
       if (deps.withheldFor && ID.test(id) && supportedResourceTypes.has(type)) {
-        ctx.state['withheld'] = await deps.withheldFor(reader, type, [{ kind: 'id', values: [id] }], 'read', { outsideScopes: true });
+        let withheld: WithheldItem[] = [];
+        for (const t of tried) {
+          withheld = await deps.withheldFor(t, type, [{ kind: 'id', values: [id] }], 'read', { outsideScopes: true });
+          if (withheld.length) {
+            reader = t;
+            break;
+          }
+        }
+        ctx.state['withheld'] = withheld;
       }
+      ctx.state['token'] = reader;
       throw new OperationOutcomeError('NOT_FOUND', `${type}/${id} is not known`);
     }
+    ctx.state['token'] = reader;
     ctx.state['audit'] = { action: 'read', resourceType: type, returned: [`${type}/${found.id}`] } satisfies AuditFacts;
     // A redacted report (REL-7) changes when a result is released, without a new version: no validator.
     const etag = found.redacted ? undefined : `W/"${found.versionId}"`;
