@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import request from 'supertest';
-import { createRestriction, endDelegation, revokeAppGrant } from '@patient-access/consent';
+import { createRestriction, endDelegation, narrowAppGrant, parseScopes, revokeAppGrant } from '@patient-access/consent';
 import { fixtureResources, observation, patient } from './fixtures.js';
 import { createHarness, entryIds, teenBirthDate, type Harness, type HarnessAccount } from './smart-harness.js';
 
@@ -172,6 +172,20 @@ describe('a user-level authorization', () => {
     const picked = await h.launch({ user: ANA, scope: `launch/patient ${USER_SCOPES}`, pick: 'kid' });
     expect(decodeJwt(picked)['patient']).toBe('kid');
     expect((await h.get(picked, 'Observation/o1-00')).status).toBe(404);
+  });
+
+  it('one patient narrowing her part leaves the others\' as they were, the first patient\'s included', async () => {
+    const token = await launch();
+    const rows = await rowsOf(token);
+    // The first covered patient keeps demographics and her access log only: no observations.
+    await narrowAppGrant(h.tdb.db, rows.find((r) => r.patient === 'p1')!.grant, parseScopes('user/Patient.rs user/AuditEvent.rs').scopes);
+    expect((await h.get(token, 'Observation/kid-obs')).status).toBe(200);
+    expect(entryIds((await h.get(token, 'Observation?patient=kid')).body)).toEqual(['Observation/kid-obs']);
+    // Hers: as for a resource outside what the token covers.
+    expect((await h.get(token, 'Observation/o1-00')).status).toBe(404);
+    const own = await h.get(token, 'Observation?patient=p1');
+    expect([own.status, own.body.issue[0].details.coding[0].code]).toEqual([403, 'INSUFFICIENT_SCOPE']);
+    expect(entryIds((await h.get(token, 'Patient')).body)).toEqual(['Patient/kid', 'Patient/p1', 'Patient/teen']);
   });
 
   it('a refresh covers the patients still in force; revoking the token ends every patient\'s part', async () => {

@@ -87,6 +87,14 @@ export function fhirRoutes(deps: FhirRouteDeps): Router {
     ctx.state['token'] = token;
     await limitRequest(ctx, deps.rateLimits, token);
     if (!supportedResourceTypes.has(type)) throw new OperationOutcomeError('NOT_FOUND', `Resource type ${type} is not supported`);
+    if (grantFor(token.scopes, token.contexts, type, interaction).kind === 'none' && token.patients.length > 1) {
+      // A user-level token: one patient may have narrowed her part; the request goes on under the
+      // first covered patient whose part still allows it (routes then try the others as usual).
+      for await (const other of otherAccesses(ctx, token, type, interaction, fresh)) {
+        ctx.state['token'] = other;
+        return other;
+      }
+    }
     requireScope(token, type, interaction);
     return token;
   };
